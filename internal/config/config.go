@@ -1,0 +1,205 @@
+// Package config loads impactflow's settings from environment variables, once, in main.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Secret is a setting that must never reach logs, errors or workflow payloads.
+type Secret string
+
+// String hides the value from fmt.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// LogValue hides the value from slog.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Reveal returns the secret's value, for the one place that needs it.
+func (s Secret) Reveal() string { return string(s) }
+
+// Config is every setting of the binary. Each field has a default that works on a
+// developer machine; Load validates them all and names the first bad variable.
+type Config struct {
+	DatabaseURL       string
+	RedisURL          string
+	TemporalAddress   string
+	TemporalNamespace string
+	TemporalUIAddr    string
+	TemporalRetention time.Duration
+	ClickHouseURL     string
+	CHDBLibPath       string
+	HTTPAddr          string
+	DataDir           string
+	OpenAIAPIKey      Secret
+	LLMBaseURL        string
+	LLMModel          string
+	SendGridAPIKey    Secret
+	SecretKey         Secret
+	DevAPIKey         Secret
+	MaxBodyBytes      int64
+	MaxImportBytes    int64
+	LogLevel          slog.Level
+	LogFormat         string
+	DemoData          bool
+}
+
+// Var describes one environment variable: the README's configuration table is this list.
+type Var struct {
+	Name    string
+	Default string
+	Help    string
+}
+
+// Vars lists every variable Load reads, with its default and meaning.
+func Vars() []Var {
+	return []Var{
+		{"DATABASE_URL", "postgres://postgres@127.0.0.1:5432/impactflow?sslmode=disable", "Postgres holding the domain records; the database is created when missing"},
+		{"REDIS_URL", "redis://127.0.0.1:6379/0", "Redis for caches and quotas"},
+		{"TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend (gRPC); `dev` and `temporal` serve it in-process here"},
+		{"TEMPORAL_NAMESPACE", "default", "Temporal namespace of every workflow; created by `dev`/`temporal` when missing"},
+		{"TEMPORAL_UI_ADDR", "127.0.0.1:8233", "where `dev`/`temporal` serve the Temporal UI"},
+		{"TEMPORAL_RETENTION", "168h", "how long closed workflows and their histories are kept (namespace retention)"},
+		{"CLICKHOUSE_URL", "", "ClickHouse server; when empty the embedded chDB engine is used"},
+		{"CHDB_LIB_PATH", "$HOME/.cache/impactflow/chdb/libchdb.so", "libchdb.so for the embedded ClickHouse engine (installed by `make run`)"},
+		{"HTTP_ADDR", "127.0.0.1:8080", "API listen address"},
+		{"DATA_DIR", "./.data", "Temporal's SQLite file, chDB data, the dev API key"},
+		{"OPENAI_API_KEY", "", "LLM provider key; empty means the offline extractive writer"},
+		{"LLM_BASE_URL", "https://api.openai.com/v1", "any OpenAI-compatible base URL"},
+		{"LLM_MODEL", "gpt-4o-mini", "default model for reports"},
+		{"SENDGRID_API_KEY", "", "SendGrid key; empty means the Postgres outbox"},
+		{"IMPACTFLOW_SECRET_KEY", "", "base64 32-byte key encrypting partner credentials at rest (dev: derived and stored under DATA_DIR)"},
+		{"IMPACTFLOW_DEV_API_KEY", "", "dev mode: the demo admin key to seed; random and printed when unset"},
+		{"MAX_BODY_BYTES", "1048576", "largest JSON request body accepted"},
+		{"MAX_IMPORT_BYTES", "536870912", "largest import upload accepted (POST /v1/impact-events, /v1/evidence)"},
+		{"LOG_LEVEL", "info", "debug | info | warn | error"},
+		{"LOG_FORMAT", "text", "text | json"},
+		{"IMPACTFLOW_DEMO_DATA", "true", "dev mode: load the demo data set through an import job on first start"},
+	}
+}
+
+// Load reads the environment. The error names the variable that is missing or malformed.
+func Load() (Config, error) { return load(os.Getenv) }
+
+func load(getenv func(string) string) (Config, error) {
+	defaults := map[string]string{}
+	for _, v := range Vars() {
+		defaults[v.Name] = v.Default
+	}
+	get := func(name string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return defaults[name]
+	}
+	var c Config
+	var err error
+	fail := func(name, why string) (Config, error) {
+		return Config{}, fmt.Errorf("config: %s %s", name, why)
+	}
+
+	c.DatabaseURL = get("DATABASE_URL")
+	if u, perr := url.Parse(c.DatabaseURL); perr != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return fail("DATABASE_URL", "must be a postgres:// URL")
+	}
+	c.RedisURL = get("REDIS_URL")
+	if u, perr := url.Parse(c.RedisURL); perr != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		return fail("REDIS_URL", "must be a redis:// URL")
+	}
+	if c.TemporalAddress, err = hostPort(get("TEMPORAL_ADDRESS")); err != nil {
+		return fail("TEMPORAL_ADDRESS", err.Error())
+	}
+	c.TemporalNamespace = get("TEMPORAL_NAMESPACE")
+	if c.TemporalUIAddr, err = hostPort(get("TEMPORAL_UI_ADDR")); err != nil {
+		return fail("TEMPORAL_UI_ADDR", err.Error())
+	}
+	if c.TemporalRetention, err = time.ParseDuration(get("TEMPORAL_RETENTION")); err != nil || c.TemporalRetention < 24*time.Hour {
+		return fail("TEMPORAL_RETENTION", "must be a duration of at least 24h, e.g. 168h")
+	}
+	c.ClickHouseURL = get("CLICKHOUSE_URL")
+	if c.ClickHouseURL != "" {
+		if u, perr := url.Parse(c.ClickHouseURL); perr != nil || u.Scheme == "" || u.Host == "" {
+			return fail("CLICKHOUSE_URL", "must be a URL such as clickhouse://host:9000/db")
+		}
+	}
+	c.CHDBLibPath = get("CHDB_LIB_PATH")
+	if strings.HasPrefix(c.CHDBLibPath, "$HOME/") {
+		home, herr := os.UserHomeDir()
+		if herr != nil {
+			return fail("CHDB_LIB_PATH", "has no default without a home directory; set it")
+		}
+		c.CHDBLibPath = filepath.Join(home, strings.TrimPrefix(c.CHDBLibPath, "$HOME/"))
+	}
+	if c.HTTPAddr, err = hostPort(get("HTTP_ADDR")); err != nil {
+		return fail("HTTP_ADDR", err.Error())
+	}
+	if c.DataDir, err = filepath.Abs(get("DATA_DIR")); err != nil {
+		return fail("DATA_DIR", err.Error())
+	}
+	c.OpenAIAPIKey = Secret(get("OPENAI_API_KEY"))
+	c.LLMBaseURL = get("LLM_BASE_URL")
+	if u, perr := url.Parse(c.LLMBaseURL); perr != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return fail("LLM_BASE_URL", "must be an http(s) URL")
+	}
+	c.LLMModel = get("LLM_MODEL")
+	c.SendGridAPIKey = Secret(get("SENDGRID_API_KEY"))
+	c.SecretKey = Secret(get("IMPACTFLOW_SECRET_KEY"))
+	c.DevAPIKey = Secret(get("IMPACTFLOW_DEV_API_KEY"))
+	if c.MaxBodyBytes, err = positiveInt(get("MAX_BODY_BYTES")); err != nil {
+		return fail("MAX_BODY_BYTES", err.Error())
+	}
+	if c.MaxImportBytes, err = positiveInt(get("MAX_IMPORT_BYTES")); err != nil {
+		return fail("MAX_IMPORT_BYTES", err.Error())
+	}
+	if err = c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {
+		return fail("LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	c.LogFormat = get("LOG_FORMAT")
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fail("LOG_FORMAT", "must be text or json")
+	}
+	if c.DemoData, err = strconv.ParseBool(get("IMPACTFLOW_DEMO_DATA")); err != nil {
+		return fail("IMPACTFLOW_DEMO_DATA", "must be true or false")
+	}
+	return c, nil
+}
+
+func hostPort(s string) (string, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", fmt.Errorf("must be host:port (got %q)", s)
+	}
+	if n, perr := strconv.Atoi(port); perr != nil || n <= 0 || n > 65535 {
+		return "", fmt.Errorf("has a bad port in %q", s)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+func positiveInt(s string) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("must be a positive integer (got %q)", s)
+	}
+	return n, nil
+}
+
+// Logger builds the process logger from LOG_LEVEL and LOG_FORMAT.
+func (c Config) Logger() *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

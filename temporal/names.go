@@ -1,0 +1,34 @@
+// Package temporal holds what every part of impactflow shares about Temporal: task queue
+// names, search attributes, and how clients are made. The embedded server lives in
+// temporal/devserver so that importing this package stays cheap.
+package temporal
+
+import (
+	enumspb "go.temporal.io/api/enums/v1"
+	sdktemporal "go.temporal.io/sdk/temporal"
+)
+
+// Task queues. Each job kind polls its own so that one kind's backlog cannot starve another,
+// and so that a kind's rate limits are worker options on its queue.
+const (
+	// TaskQueueImports runs ImportWorkflow and its activities.
+	TaskQueueImports = "impactflow-imports"
+)
+
+// Custom search attributes every workflow the platform starts sets, so operators can filter
+// by them in the Temporal UI (TenantId = 'demo' AND JobKind = 'import') and the jobs API can
+// list a tenant's jobs from visibility.
+var (
+	// SearchAttrTenantID is the tenant that owns the workflow.
+	SearchAttrTenantID = sdktemporal.NewSearchAttributeKeyKeyword("TenantId")
+	// SearchAttrJobKind is the job kind (import, report, delivery, ...).
+	SearchAttrJobKind = sdktemporal.NewSearchAttributeKeyKeyword("JobKind")
+)
+
+// SearchAttributes is the full set registered on the namespace at start, idempotently.
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		SearchAttrTenantID.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchAttrJobKind.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	}
+}
