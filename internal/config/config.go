@@ -24,6 +24,15 @@ func (s Secret) String() string {
 	return "[redacted]"
 }
 
+// GoString hides the value from %#v.
+func (s Secret) GoString() string { return `config.Secret("` + s.String() + `")` }
+
+// Format hides the value from every other fmt verb.
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
+
+// MarshalText hides the value from encoders (JSON, slog's JSON handler).
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // LogValue hides the value from slog.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 

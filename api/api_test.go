@@ -1,0 +1,289 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAuthentication(t *testing.T) {
+	noKey := getJSON(t, "/v1/jobs", "")
+	if noKey.Status != http.StatusUnauthorized || noKey.errorCode() != "unauthenticated" {
+		t.Errorf("no key: %d %s", noKey.Status, noKey.Raw)
+	}
+	badKey := getJSON(t, "/v1/jobs", "ifk_not-a-real-key")
+	if badKey.Status != http.StatusUnauthorized {
+		t.Errorf("bad key: %d %s", badKey.Status, badKey.Raw)
+	}
+	viewerUpload := upload(t, "/v1/impact-events", env.keys["acme/viewer"], eventFile("viewer", 1))
+	if viewerUpload.Status != http.StatusForbidden || viewerUpload.errorCode() != "forbidden" {
+		t.Errorf("viewer upload: %d %s", viewerUpload.Status, viewerUpload.Raw)
+	}
+	operatorKeys := getJSON(t, "/v1/api-keys", env.keys["acme/operator"])
+	if operatorKeys.Status != http.StatusForbidden {
+		t.Errorf("operator listing keys: %d", operatorKeys.Status)
+	}
+}
+
+func TestAPIKeyLifecycle(t *testing.T) {
+	admin := env.keys["acme/admin"]
+	created := postJSON(t, "/v1/api-keys", admin, map[string]any{"name": "ci", "role": "viewer"})
+	if created.Status != http.StatusCreated {
+		t.Fatalf("create: %d %s", created.Status, created.Raw)
+	}
+	secret, _ := created.Body["key"].(string)
+	id, _ := created.Body["id"].(string)
+	if !strings.HasPrefix(secret, "ifk_") || !strings.HasPrefix(secret, created.Body["prefix"].(string)) {
+		t.Fatalf("created key = %s", created.Raw)
+	}
+	if me := getJSON(t, "/v1/me", secret); me.Status != http.StatusOK {
+		t.Fatalf("new key rejected: %d", me.Status)
+	}
+	list := getJSON(t, "/v1/api-keys", admin)
+	if list.Status != http.StatusOK || strings.Contains(string(list.Raw), secret) || strings.Contains(string(list.Raw), "hash") {
+		t.Fatalf("list leaks the key or failed: %d %s", list.Status, list.Raw)
+	}
+	if other := call(t, http.MethodDelete, "/v1/api-keys/"+id, env.keys["globex/admin"], "", nil); other.Status != http.StatusNotFound {
+		t.Errorf("another tenant revoking: %d", other.Status)
+	}
+	if revoked := call(t, http.MethodDelete, "/v1/api-keys/"+id, admin, "", nil); revoked.Status != http.StatusOK {
+		t.Fatalf("revoke: %d %s", revoked.Status, revoked.Raw)
+	}
+	if me := getJSON(t, "/v1/me", secret); me.Status != http.StatusUnauthorized {
+		t.Errorf("revoked key still works: %d", me.Status)
+	}
+	bad := postJSON(t, "/v1/api-keys", admin, map[string]any{"name": "x", "role": "root"})
+	if bad.Status != http.StatusBadRequest || bad.errorField() != "role" {
+		t.Errorf("bad role: %d %s", bad.Status, bad.Raw)
+	}
+}
+
+func TestImportEndToEnd(t *testing.T) {
+	key := env.keys["acme/operator"]
+	file := eventFile("e2e", 3) +
+		`{"event_id":"e2e-bad","program":"golf","participant":"p-1","kind":"signup","occurred_at":"2026-03-01T10:00:00Z","value":1}` + "\n" +
+		`{"event_id":"e2e-bad2","program":"mentoring","participant":"p-1","kind":"signup","occurred_at":"2026-03-01T10:00:00Z","value":1,"extra":true}` + "\n"
+	started := upload(t, "/v1/impact-events", key, file)
+	if started.Status != http.StatusAccepted {
+		t.Fatalf("POST: %d %s", started.Status, started.Raw)
+	}
+	id, _ := started.Body["id"].(string)
+	if !strings.HasPrefix(id, "import-") || started.Header.Get("Location") != "/v1/jobs/"+id || started.Body["kind"] != "import" {
+		t.Fatalf("job = %s, Location = %q", started.Raw, started.Header.Get("Location"))
+	}
+
+	done := waitJob(t, id, key)
+	res := result(done)
+	if done.Body["status"] != "completed" || num(res, "inserted") != 3 || num(res, "rejected") != 2 || num(res, "rows") != 5 {
+		t.Fatalf("job = %s", done.Raw)
+	}
+	rejections, _ := res["rejections"].([]any)
+	first, _ := rejections[0].(map[string]any)
+	second, _ := rejections[1].(map[string]any)
+	if num(first, "line") != 4 || !strings.Contains(first["reason"].(string), "program") ||
+		num(second, "line") != 5 || !strings.Contains(second["reason"].(string), `unknown field "extra"`) {
+		t.Errorf("rejections = %v", rejections)
+	}
+	if done.Body["closed_at"] == nil || done.Body["progress"] == nil {
+		t.Errorf("closed job lacks closed_at or progress: %s", done.Raw)
+	}
+
+	// The same file again changes nothing.
+	again := waitJob(t, upload(t, "/v1/impact-events", key, file).Body["id"].(string), key)
+	if res := result(again); num(res, "inserted") != 0 || num(res, "updated") != 0 || num(res, "unchanged") != 3 {
+		t.Fatalf("second import = %s", again.Raw)
+	}
+	// A changed value is an update.
+	changed := waitJob(t, upload(t, "/v1/impact-events", key, eventRow("e2e-0", 7.25)+"\n").Body["id"].(string), key)
+	if res := result(changed); num(res, "updated") != 1 {
+		t.Fatalf("changed import = %s", changed.Raw)
+	}
+	var n int
+	if err := env.store.Pool().QueryRow(context.Background(),
+		`SELECT count(*) FROM impact_events WHERE tenant_id = 'acme' AND event_id LIKE 'e2e-%'`).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("rows in postgres = %d (%v), want 3", n, err)
+	}
+}
+
+func TestImportEvidence(t *testing.T) {
+	key := env.keys["acme/operator"]
+	file := `[{"snippet_id":"s-1","program":"mentoring","participant":"p-1","text":"María García said the sessions helped: maria@example.com","source":"interview","occurred_at":"2026-02-01T09:00:00Z"}]`
+	r := call(t, http.MethodPost, "/v1/evidence", key, "application/json", strings.NewReader(file))
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("POST: %d %s", r.Status, r.Raw)
+	}
+	done := waitJob(t, r.Body["id"].(string), key)
+	if res := result(done); done.Body["status"] != "completed" || num(res, "inserted") != 1 || res["target"] != "evidence" {
+		t.Fatalf("job = %s", done.Raw)
+	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	key := env.keys["acme/operator"]
+	file := eventFile("idem", 2)
+	first := upload(t, "/v1/impact-events", key, file, "Idempotency-Key", "batch-42")
+	second := upload(t, "/v1/impact-events", key, file, "Idempotency-Key", "batch-42")
+	if first.Status != http.StatusAccepted || second.Status != http.StatusAccepted {
+		t.Fatalf("statuses %d %d: %s", first.Status, second.Status, second.Raw)
+	}
+	if first.Body["id"] != second.Body["id"] {
+		t.Fatalf("a retried request started a second job: %v vs %v", first.Body["id"], second.Body["id"])
+	}
+	waitJob(t, first.Body["id"].(string), key)
+	// After completion the same key still finds the same job.
+	third := upload(t, "/v1/impact-events", key, file, "Idempotency-Key", "batch-42")
+	if third.Body["id"] != first.Body["id"] || third.Body["status"] != "completed" {
+		t.Fatalf("after completion: %s", third.Raw)
+	}
+	conflict := upload(t, "/v1/impact-events", key, eventFile("other", 1), "Idempotency-Key", "batch-42")
+	if conflict.Status != http.StatusConflict {
+		t.Errorf("same key, other body: %d %s", conflict.Status, conflict.Raw)
+	}
+	// Keys are per tenant: globex's batch-42 is its own job.
+	globex := upload(t, "/v1/impact-events", env.keys["globex/operator"], file, "Idempotency-Key", "batch-42")
+	if globex.Status != http.StatusAccepted || globex.Body["id"] == first.Body["id"] {
+		t.Errorf("globex: %d %s", globex.Status, globex.Raw)
+	}
+}
+
+func TestBadInputGetsTheErrorEnvelope(t *testing.T) {
+	key := env.keys["acme/operator"]
+	tests := []struct {
+		name   string
+		resp   func() response
+		status int
+		code   string
+		field  string
+	}{
+		{"malformed upload", func() response { return upload(t, "/v1/impact-events", key, eventFile("m", 2)+"{not json\n") }, 400, "malformed_upload", "body"},
+		{"empty upload", func() response { return upload(t, "/v1/impact-events", key, "") }, 400, "malformed_upload", "body"},
+		{"csv content type", func() response {
+			return call(t, http.MethodPost, "/v1/impact-events", key, "text/csv", strings.NewReader("a,b\n"))
+		}, 415, "unsupported_media_type", "Content-Type"},
+		{"too large", func() response { return upload(t, "/v1/impact-events", key, eventFile("big", 60000)) }, 413, "body_too_large", ""},
+		{"bad wait", func() response {
+			return getJSON(t, "/v1/jobs/import-00000000-0000-0000-0000-000000000000?wait=forever", key)
+		}, 400, "invalid_request", "wait"},
+		{"bad kind", func() response { return getJSON(t, "/v1/jobs?kind=pizza", key) }, 400, "invalid_request", "kind"},
+		{"bad page size", func() response { return getJSON(t, "/v1/jobs?page_size=1000", key) }, 400, "invalid_request", "page_size"},
+		{"unknown JSON field", func() response {
+			return postJSON(t, "/v1/api-keys", env.keys["acme/admin"], map[string]any{"name": "x", "role": "viewer", "colour": "red"})
+		}, 400, "invalid_request", "colour"},
+		{"wrong JSON type", func() response {
+			return postJSON(t, "/v1/api-keys", env.keys["acme/admin"], map[string]any{"name": 5, "role": "viewer"})
+		}, 400, "invalid_request", "name"},
+		{"unknown job", func() response { return getJSON(t, "/v1/jobs/import-00000000-0000-0000-0000-000000000000", key) }, 404, "not_found", ""},
+		{"not a job id", func() response { return getJSON(t, "/v1/jobs/whatever", key) }, 404, "not_found", ""},
+		{"no route", func() response { return getJSON(t, "/v1/nope", key) }, 404, "not_found", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.resp()
+			if r.Status != tt.status || r.errorCode() != tt.code || r.errorField() != tt.field {
+				t.Fatalf("got %d %q field %q, want %d %q field %q: %s", r.Status, r.errorCode(), r.errorField(), tt.status, tt.code, tt.field, r.Raw)
+			}
+			if r.Header.Get("X-Request-Id") == "" {
+				t.Error("no request ID")
+			}
+		})
+	}
+}
+
+func TestTenantIsolation(t *testing.T) {
+	acme := env.keys["acme/operator"]
+	globex := env.keys["globex/admin"]
+	id := upload(t, "/v1/impact-events", acme, eventFile("iso", 1)).Body["id"].(string)
+	waitJob(t, id, acme)
+
+	for name, r := range map[string]response{
+		"read":    getJSON(t, "/v1/jobs/"+id, globex),
+		"wait":    getJSON(t, "/v1/jobs/"+id+"?wait=1s", globex),
+		"history": getJSON(t, "/v1/jobs/"+id+"/history", globex),
+		"cancel":  postJSON(t, "/v1/jobs/"+id+"/cancel", globex, nil),
+		"reset":   postJSON(t, "/v1/jobs/"+id+"/reset", globex, map[string]any{"reason": "steal"}),
+	} {
+		if r.Status != http.StatusNotFound {
+			t.Errorf("globex %s of acme's job: %d %s", name, r.Status, r.Raw)
+		}
+	}
+	// Visibility is eventually consistent: poll until acme sees its job; globex never does.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		list := getJSON(t, "/v1/jobs?kind=import&page_size=100", acme)
+		if strings.Contains(string(list.Raw), id) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("acme's list never showed %s: %s", id, list.Raw)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if list := getJSON(t, "/v1/jobs?page_size=100", globex); strings.Contains(string(list.Raw), id) {
+		t.Errorf("globex's list shows acme's job")
+	}
+	if done := getJSON(t, "/v1/jobs?status=completed&page_size=100", acme); !strings.Contains(string(done.Raw), id) {
+		t.Errorf("status filter lost the job: %s", done.Raw)
+	}
+}
+
+func TestHistoryAndReset(t *testing.T) {
+	key := env.keys["acme/operator"]
+	id := upload(t, "/v1/impact-events", key, eventFile("reset", 4)).Body["id"].(string)
+	first := waitJob(t, id, key)
+
+	h := getJSON(t, "/v1/jobs/"+id+"/history", env.keys["acme/viewer"])
+	if h.Status != http.StatusOK || !strings.Contains(string(h.Raw), `"name":"ImportChunks"`) || !strings.Contains(string(h.Raw), `"kind":"completed"`) {
+		t.Fatalf("history = %d %s", h.Status, h.Raw)
+	}
+
+	if r := postJSON(t, "/v1/jobs/"+id+"/reset", key, map[string]any{}); r.Status != 400 || r.errorField() != "reason" {
+		t.Errorf("reset without reason: %d %s", r.Status, r.Raw)
+	}
+	if r := postJSON(t, "/v1/jobs/"+id+"/reset", env.keys["acme/viewer"], map[string]any{"reason": "x"}); r.Status != 403 {
+		t.Errorf("viewer reset: %d", r.Status)
+	}
+	if r := postJSON(t, "/v1/jobs/"+id+"/reset", key, map[string]any{"reason": "x", "event_id": 2}); r.Status != 400 || r.errorField() != "event_id" {
+		t.Errorf("reset to a non-workflow-task event: %d %s", r.Status, r.Raw)
+	}
+	reset := postJSON(t, "/v1/jobs/"+id+"/reset", key, map[string]any{"reason": "replay after fix", "to": "first_workflow_task"})
+	if reset.Status != http.StatusAccepted || reset.Body["run_id"] == first.Body["run_id"] || reset.Body["id"] != id {
+		t.Fatalf("reset = %d %s (first run %v)", reset.Status, reset.Raw, first.Body["run_id"])
+	}
+	again := waitJob(t, id, key)
+	if again.Body["status"] != "completed" || again.Body["run_id"] == first.Body["run_id"] {
+		t.Fatalf("after reset: %s", again.Raw)
+	}
+	// The re-run skips the chunks the first run finished: same counts, nothing written twice.
+	if a, b := result(first), result(again); num(a, "inserted") != num(b, "inserted") || num(b, "rows") != 4 {
+		t.Errorf("results differ: %v vs %v", a, b)
+	}
+	h = getJSON(t, "/v1/jobs/"+id+"/history", key)
+	if !strings.Contains(string(h.Raw), `"kind":"reset"`) || !strings.Contains(string(h.Raw), "replay after fix") {
+		t.Errorf("history of the new run lacks the reset: %s", h.Raw)
+	}
+	if r := postJSON(t, "/v1/jobs/"+id+"/cancel", key, nil); r.Status != http.StatusConflict {
+		t.Errorf("cancel of a completed job: %d %s", r.Status, r.Raw)
+	}
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	ready := getJSON(t, "/health/ready", "")
+	if ready.Status != http.StatusOK || ready.Body["status"] != "ready" {
+		t.Fatalf("ready = %d %s", ready.Status, ready.Raw)
+	}
+	deps := getJSON(t, "/health/dependencies", "")
+	for _, name := range []string{"postgres", "redis", "temporal"} {
+		if !strings.Contains(string(deps.Raw), `"`+name+`":{"status":"up"`) {
+			t.Errorf("dependency %s not up: %s", name, deps.Raw)
+		}
+	}
+	getJSON(t, "/v1/me", env.keys["acme/viewer"])
+	m := call(t, http.MethodGet, "/metrics", "", "", nil)
+	for _, want := range []string{`impactflow_http_requests_total{method="GET",route="/v1/me",status="200"}`, "temporal_"} {
+		if !strings.Contains(string(m.Raw), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

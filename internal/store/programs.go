@@ -1,0 +1,88 @@
+package store
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Program is a tenant's CSR program (mentoring, volunteering, ...); Code is its slug.
+type Program struct {
+	ID          int64  `json:"id"`
+	TenantID    string `json:"tenant_id"`
+	Code        string `json:"code"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// Participant is a pseudonymous participant; the name is kept for the report redactor.
+type Participant struct {
+	TenantID string
+	ID       string
+	FullName string
+	Email    string
+	Phone    string
+}
+
+// UpsertPrograms creates or renames the programs, keyed by tenant and code.
+func (s *Store) UpsertPrograms(ctx context.Context, programs []Program) error {
+	batch := &pgx.Batch{}
+	for _, p := range programs {
+		batch.Queue(`
+			INSERT INTO programs (tenant_id, code, name, description) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (tenant_id, code) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description`,
+			p.TenantID, p.Code, p.Name, p.Description)
+	}
+	return s.pool.SendBatch(ctx, batch).Close()
+}
+
+// ProgramIDs maps a tenant's program codes to their IDs.
+func (s *Store) ProgramIDs(ctx context.Context, tenantID string) (map[string]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT code, id FROM programs WHERE tenant_id = $1`, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]int64{}
+	var code string
+	var id int64
+	_, err = pgx.ForEachRow(rows, []any{&code, &id}, func() error {
+		ids[code] = id
+		return nil
+	})
+	return ids, err
+}
+
+// UpsertParticipants creates or updates participant records, keyed by tenant and ID.
+func (s *Store) UpsertParticipants(ctx context.Context, ps []Participant) error {
+	rows := make([][]any, 0, len(ps))
+	for _, p := range ps {
+		rows = append(rows, []any{p.TenantID, p.ID, p.FullName, p.Email, p.Phone})
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE participants_in (LIKE participants INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
+		return err
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"participants_in"},
+		[]string{"tenant_id", "id", "full_name", "email", "phone"}, pgx.CopyFromRows(rows)); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO participants (tenant_id, id, full_name, email, phone)
+		SELECT tenant_id, id, full_name, email, phone FROM participants_in
+		ON CONFLICT (tenant_id, id) DO UPDATE SET full_name = EXCLUDED.full_name,
+			email = EXCLUDED.email, phone = EXCLUDED.phone`); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// HasImpactEvents reports whether the tenant has any impact event yet.
+func (s *Store) HasImpactEvents(ctx context.Context, tenantID string) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM impact_events WHERE tenant_id = $1)`, tenantID).Scan(&ok)
+	return ok, err
+}

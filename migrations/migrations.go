@@ -1,0 +1,96 @@
+// Package migrations holds the SQL schema, embedded, and applies it.
+package migrations
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/tern/v2/migrate"
+)
+
+//go:embed postgres/*.sql
+var postgresFiles embed.FS
+
+// versionTable records which migrations ran; tern serialises runs with an advisory lock,
+// so two processes migrating at once apply each file exactly once.
+const versionTable = "public.schema_version"
+
+// Postgres applies every pending migration to the database at databaseURL, each in its own
+// transaction, creating the database first when it does not exist. Safe to run twice.
+func Postgres(ctx context.Context, databaseURL string) error {
+	if err := EnsureDatabase(ctx, databaseURL); err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		return fmt.Errorf("migrate: connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+
+	m, err := migrate.NewMigrator(ctx, conn, versionTable)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	sub, err := fs.Sub(postgresFiles, "postgres")
+	if err != nil {
+		return err
+	}
+	if err := m.LoadMigrations(sub); err != nil {
+		return fmt.Errorf("migrate: load: %w", err)
+	}
+	if err := m.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// EnsureDatabase creates the database named in databaseURL when it does not exist, by
+// connecting to the server's maintenance database with the same credentials.
+func EnsureDatabase(ctx context.Context, databaseURL string) error {
+	cfg, err := pgx.ParseConfig(databaseURL)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	name := cfg.Database
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err == nil {
+		return conn.Close(ctx)
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" { // invalid_catalog_name
+		return fmt.Errorf("connect to postgres: %w", err)
+	}
+	admin, err := maintenanceURL(databaseURL)
+	if err != nil {
+		return err
+	}
+	conn, err = pgx.Connect(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("connect to postgres to create database %q: %w", name, err)
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	if err != nil && !(errors.As(err, &pgErr) && (pgErr.Code == "42P04" || pgErr.Code == "23505")) { // already exists (a race)
+		return fmt.Errorf("create database %q: %w", name, err)
+	}
+	return nil
+}
+
+func maintenanceURL(databaseURL string) (string, error) {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return "", fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if strings.Trim(u.Path, "/") == "postgres" {
+		return "", errors.New("database postgres does not exist")
+	}
+	u.Path = "/postgres"
+	return u.String(), nil
+}

@@ -1,0 +1,86 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/impactflow/impactflow/activities/imports"
+	"github.com/impactflow/impactflow/internal/ingest"
+	"github.com/impactflow/impactflow/internal/jobs"
+	"github.com/impactflow/impactflow/internal/store"
+)
+
+func TestImportWorkflowBatchesChunksAndSumsResults(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	var a *imports.Activities
+	env.RegisterActivity(a)
+
+	var ranges [][2]int
+	env.OnActivity(a.ImportChunks, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in imports.ImportChunksInput) (imports.ImportChunksResult, error) {
+			ranges = append(ranges, [2]int{in.FirstChunk, in.EndChunk})
+			n := (in.EndChunk - in.FirstChunk) * ingest.ChunkRows
+			rej := make([]ingest.Rejection, 600)
+			for i := range rej {
+				rej[i] = ingest.Rejection{Line: in.FirstChunk*ingest.ChunkRows + i + 1, Reason: "bad"}
+			}
+			return imports.ImportChunksResult{ChunkResult: store.ChunkResult{
+				Rows: n, Inserted: n - 700, Updated: 50, Unchanged: 50, Rejected: 600, Rejections: rej,
+			}}, nil
+		})
+
+	in := ImportInput{TenantID: "demo", JobID: "import-x", Target: ingest.TargetEvents, Rows: 25 * ingest.ChunkRows, Chunks: 25}
+	env.ExecuteWorkflow(ImportWorkflow, in)
+
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var res ImportResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if want := [][2]int{{0, 10}, {10, 20}, {20, 25}}; len(ranges) != 3 || ranges[0] != want[0] || ranges[1] != want[1] || ranges[2] != want[2] {
+		t.Errorf("activity ranges = %v, want %v", ranges, want)
+	}
+	if res.Rows != in.Rows || res.Rejected != 1800 || res.Updated != 150 || res.Inserted != in.Rows-2100 {
+		t.Errorf("result = %+v", res)
+	}
+	if len(res.Rejections) != imports.MaxRejections || !res.RejectionsTruncated {
+		t.Errorf("rejections: %d listed, truncated=%v; want %d and true", len(res.Rejections), res.RejectionsTruncated, imports.MaxRejections)
+	}
+
+	v, err := env.QueryWorkflow(jobs.QueryProgress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p jobs.Progress
+	if err := v.Get(&p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Done != int64(in.Rows) || p.Total != int64(in.Rows) || p.Step != "done" {
+		t.Errorf("progress = %+v", p)
+	}
+}
+
+func TestImportWorkflowFailsOnMissingUpload(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	var a *imports.Activities
+	env.RegisterActivity(a)
+	env.OnActivity(a.ImportChunks, mock.Anything, mock.Anything).Return(imports.ImportChunksResult{},
+		temporal.NewNonRetryableApplicationError("chunk 0 of upload import-z is missing", imports.ErrTypeUploadMissing, nil)).Once()
+
+	env.ExecuteWorkflow(ImportWorkflow, ImportInput{TenantID: "demo", JobID: "import-z", Target: ingest.TargetEvents, Rows: 1, Chunks: 1})
+
+	err := env.GetWorkflowError()
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != imports.ErrTypeUploadMissing {
+		t.Fatalf("err = %v, want an %s application error", err, imports.ErrTypeUploadMissing)
+	}
+}
