@@ -89,6 +89,7 @@ func TestImportEndToEnd(t *testing.T) {
 	if done.Body["closed_at"] == nil || done.Body["progress"] == nil {
 		t.Errorf("closed job lacks closed_at or progress: %s", done.Raw)
 	}
+	recordHistory(t, id, "import")
 
 	// The same file again changes nothing.
 	again := waitJob(t, upload(t, "/v1/impact-events", key, file).Body["id"].(string), key)
@@ -255,6 +256,7 @@ func TestHistoryAndReset(t *testing.T) {
 	if again.Body["status"] != "completed" || again.Body["run_id"] == first.Body["run_id"] {
 		t.Fatalf("after reset: %s", again.Raw)
 	}
+	recordHistory(t, id, "import_after_reset")
 	// The re-run skips the chunks the first run finished: same counts, nothing written twice.
 	if a, b := result(first), result(again); num(a, "inserted") != num(b, "inserted") || num(b, "rows") != 4 {
 		t.Errorf("results differ: %v vs %v", a, b)
