@@ -23,7 +23,7 @@ type Deps struct {
 
 // stopTimeout is how long a stopping worker lets running activities finish before
 // cancelling them; an import activity checkpoints per chunk, so what is cut short resumes.
-const stopTimeout = 5 * time.Second
+const stopTimeout = 3 * time.Second
 
 // Workers are the running workers of this process.
 type Workers struct {
