@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 
@@ -41,34 +40,13 @@ func (s *Server) importUpload(c *gin.Context, target ingest.Target) {
 		return
 	}
 
-	staging, err := s.store.BeginUpload(ctx, id, tenant, target)
-	if err != nil {
-		s.fail(c, err)
+	up, err := s.store.StageUpload(ctx, id, tenant, target, ingest.NewSplitter(c.Request.Body, ingest.ChunkRows))
+	var syntax *ingest.SyntaxError
+	if errors.As(err, &syntax) {
+		s.fail(c, &apiError{Status: http.StatusBadRequest, Code: "malformed_upload", Message: syntax.Error(),
+			Details: map[string]any{"field": "body", "line": syntax.Line}})
 		return
 	}
-	defer staging.Abort(ctx)
-	split := ingest.NewSplitter(c.Request.Body, ingest.ChunkRows)
-	for {
-		chunk, err := split.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var syntax *ingest.SyntaxError
-		if errors.As(err, &syntax) {
-			s.fail(c, &apiError{Status: http.StatusBadRequest, Code: "malformed_upload", Message: syntax.Error(),
-				Details: map[string]any{"field": "body", "line": syntax.Line}})
-			return
-		}
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		if err := staging.Add(ctx, chunk); err != nil {
-			s.fail(c, err)
-			return
-		}
-	}
-	up, err := staging.Finish(ctx, split.Sum())
 	if err != nil {
 		s.fail(c, err)
 		return

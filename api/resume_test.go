@@ -2,8 +2,6 @@ package api_test
 
 import (
 	"context"
-	"errors"
-	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -25,24 +23,8 @@ func TestImportResumesAfterWorkerDies(t *testing.T) {
 	ctx := context.Background()
 	const rows, chunkRows = 5000, 500 // 10 chunks
 	id := jobs.NewID(jobs.KindImport)
-	staging, err := env.store.BeginUpload(ctx, id, "acme", ingest.TargetEvents)
-	if err != nil {
-		t.Fatal(err)
-	}
-	split := ingest.NewSplitter(strings.NewReader(eventFile("resume", rows)), chunkRows)
-	for {
-		c, err := split.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := staging.Add(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	up, err := staging.Finish(ctx, split.Sum())
+	up, err := env.store.StageUpload(ctx, id, "acme", ingest.TargetEvents,
+		ingest.NewSplitter(strings.NewReader(eventFile("resume", rows)), chunkRows))
 	if err != nil {
 		t.Fatal(err)
 	}

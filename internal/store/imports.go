@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,81 +26,110 @@ type Upload struct {
 	CreatedAt   time.Time
 }
 
-// Staging writes one upload's chunks in a single transaction. If the job ID is already
-// staged (a retried request with the same Idempotency-Key), it writes nothing and Finish
-// compares the request with the stored one instead.
-type Staging struct {
-	tx       pgx.Tx
-	existing *Upload
-	up       Upload
+// ChunkSource yields an upload's chunks, then io.EOF; Sum is the hash of all it read.
+type ChunkSource interface {
+	Next() (ingest.Chunk, error)
+	Sum() []byte
 }
 
-// BeginUpload starts staging an upload for jobID. Two requests staging the same job ID
-// serialise on the primary key: the second waits for the first to commit.
-func (s *Store) BeginUpload(ctx context.Context, jobID, tenantID string, target ingest.Target) (*Staging, error) {
+// StageUpload stores an upload's chunks under jobID, in one transaction. If the job ID is
+// already staged (a retried request with the same Idempotency-Key) it stores nothing and
+// returns the upload staged the first time, or ErrConflict when the body differs. Errors
+// from src (a malformed upload) come back as they are, with nothing stored.
+func (s *Store) StageUpload(ctx context.Context, jobID, tenantID string, target ingest.Target, src ChunkSource) (Upload, error) {
+	up := Upload{JobID: jobID, TenantID: tenantID, Target: target}
+	first, err := src.Next()
+	if err != nil {
+		return Upload{}, err
+	}
+	second, err := src.Next()
+	if errors.Is(err, io.EOF) {
+		return s.stageOneChunk(ctx, up, first, src.Sum())
+	}
+	if err != nil {
+		return Upload{}, err
+	}
+
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return nil, err
+		return Upload{}, err
 	}
-	st := &Staging{tx: tx, up: Upload{JobID: jobID, TenantID: tenantID, Target: target}}
+	defer tx.Rollback(ctx)
+	// Two requests staging the same job ID serialise here: the second waits for the first.
 	tag, err := tx.Exec(ctx, `
 		INSERT INTO import_uploads (job_id, tenant_id, target, request_hash) VALUES ($1, $2, $3, '')
 		ON CONFLICT (job_id) DO NOTHING`, jobID, tenantID, target)
 	if err != nil {
-		_ = tx.Rollback(ctx)
-		return nil, err
+		return Upload{}, err
 	}
-	if tag.RowsAffected() == 0 {
-		up, err := s.Upload(ctx, jobID)
+	exists := tag.RowsAffected() == 0
+	for c := first; ; {
+		up.Chunks++
+		up.Rows += len(c.Lines)
+		up.Bytes += int64(len(c.Data))
+		if !exists {
+			if _, err := tx.Exec(ctx, `INSERT INTO import_chunks (job_id, seq, lines, data) VALUES ($1, $2, $3, $4)`,
+				jobID, c.Seq, c.Lines, c.Data); err != nil {
+				return Upload{}, err
+			}
+		}
+		if second.Lines != nil {
+			c, second = second, ingest.Chunk{}
+			continue
+		}
+		c, err = src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
 		if err != nil {
-			_ = tx.Rollback(ctx)
-			return nil, err
+			return Upload{}, err
 		}
-		st.existing = &up
 	}
-	return st, nil
-}
-
-// Add writes a chunk (nothing when the upload already existed).
-func (st *Staging) Add(ctx context.Context, c ingest.Chunk) error {
-	st.up.Chunks++
-	st.up.Rows += len(c.Lines)
-	st.up.Bytes += int64(len(c.Data))
-	if st.existing != nil {
-		return nil
+	up.RequestHash = src.Sum()
+	if exists {
+		return s.sameUpload(ctx, up)
 	}
-	_, err := st.tx.Exec(ctx, `INSERT INTO import_chunks (job_id, seq, lines, data) VALUES ($1, $2, $3, $4)`,
-		st.up.JobID, c.Seq, c.Lines, c.Data)
-	return err
-}
-
-// Finish commits the staged upload and returns it. For a repeated request it returns the
-// upload staged the first time, or ErrConflict when the same job ID came with another body.
-func (st *Staging) Finish(ctx context.Context, requestHash []byte) (Upload, error) {
-	if st.existing != nil {
-		_ = st.tx.Rollback(ctx)
-		if st.existing.TenantID != st.up.TenantID || st.existing.Target != st.up.Target || !bytes.Equal(st.existing.RequestHash, requestHash) {
-			return Upload{}, fmt.Errorf("%w: this Idempotency-Key was used for a different request", ErrConflict)
-		}
-		return *st.existing, nil
-	}
-	st.up.RequestHash = requestHash
-	err := st.tx.QueryRow(ctx, `
+	err = tx.QueryRow(ctx, `
 		UPDATE import_uploads SET request_hash = $2, rows = $3, bytes = $4, chunks = $5
 		WHERE job_id = $1 RETURNING created_at`,
-		st.up.JobID, requestHash, st.up.Rows, st.up.Bytes, st.up.Chunks).Scan(&st.up.CreatedAt)
+		jobID, up.RequestHash, up.Rows, up.Bytes, up.Chunks).Scan(&up.CreatedAt)
 	if err != nil {
-		_ = st.tx.Rollback(ctx)
 		return Upload{}, err
 	}
-	if err := st.tx.Commit(ctx); err != nil {
-		return Upload{}, err
-	}
-	return st.up, nil
+	return up, tx.Commit(ctx)
 }
 
-// Abort discards the staging; safe after Finish.
-func (st *Staging) Abort(ctx context.Context) { _ = st.tx.Rollback(ctx) }
+// stageOneChunk stages a one-chunk upload, the common small case, in a single round trip.
+func (s *Store) stageOneChunk(ctx context.Context, up Upload, c ingest.Chunk, sum []byte) (Upload, error) {
+	up.RequestHash, up.Rows, up.Bytes, up.Chunks = sum, len(c.Lines), int64(len(c.Data)), 1
+	err := s.pool.QueryRow(ctx, `
+		WITH up AS (
+			INSERT INTO import_uploads (job_id, tenant_id, target, request_hash, rows, bytes, chunks)
+			VALUES ($1, $2, $3, $4, $5, $6, 1)
+			ON CONFLICT (job_id) DO NOTHING
+			RETURNING job_id, created_at
+		), chunk AS (
+			INSERT INTO import_chunks (job_id, seq, lines, data) SELECT job_id, 0, $7, $8 FROM up
+		)
+		SELECT created_at FROM up`,
+		up.JobID, up.TenantID, up.Target, sum, up.Rows, up.Bytes, c.Lines, c.Data).Scan(&up.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s.sameUpload(ctx, up)
+	}
+	return up, err
+}
+
+// sameUpload returns the upload already staged under up's job ID if it is the same request.
+func (s *Store) sameUpload(ctx context.Context, up Upload) (Upload, error) {
+	existing, err := s.Upload(ctx, up.JobID)
+	if err != nil {
+		return Upload{}, err
+	}
+	if existing.TenantID != up.TenantID || existing.Target != up.Target || !bytes.Equal(existing.RequestHash, up.RequestHash) {
+		return Upload{}, fmt.Errorf("%w: this Idempotency-Key was used for a different request", ErrConflict)
+	}
+	return existing, nil
+}
 
 // Upload returns a staged upload.
 func (s *Store) Upload(ctx context.Context, jobID string) (Upload, error) {
