@@ -63,6 +63,7 @@ type Config struct {
 	LogLevel          slog.Level
 	LogFormat         string
 	DemoData          bool
+	DebugAddr         string
 }
 
 // Var describes one environment variable: the README's configuration table is this list.
@@ -96,6 +97,7 @@ func Vars() []Var {
 		{"LOG_LEVEL", "info", "debug | info | warn | error"},
 		{"LOG_FORMAT", "text", "text | json"},
 		{"IMPACTFLOW_DEMO_DATA", "true", "dev mode: load the demo data set through an import job on first start"},
+		{"DEBUG_ADDR", "", "when set (e.g. 127.0.0.1:6060), serve Go's pprof profiles there; keep it off public interfaces"},
 	}
 }
 
@@ -181,6 +183,11 @@ func load(getenv func(string) string) (Config, error) {
 	}
 	if c.DemoData, err = strconv.ParseBool(get("IMPACTFLOW_DEMO_DATA")); err != nil {
 		return fail("IMPACTFLOW_DEMO_DATA", "must be true or false")
+	}
+	if v := get("DEBUG_ADDR"); v != "" {
+		if c.DebugAddr, err = hostPort(v); err != nil {
+			return fail("DEBUG_ADDR", err.Error())
+		}
 	}
 	return c, nil
 }

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"runtime/debug"
+)
+
+// serveDebug serves pprof on DEBUG_ADDR, on a listener of its own so that profiles are
+// never reachable through the API's address.
+func serveDebug(addr string, log *slog.Logger) {
+	if addr == "" {
+		return
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	go func() {
+		if err := http.ListenAndServe(addr, mux); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("debug server stopped", "addr", addr, "err", err)
+		}
+	}()
+	log.Info("pprof served", "addr", addr)
+}
+
+// tuneGC trades memory for CPU in the all-in-one dev process, where the Temporal server,
+// the worker and the API share two cores and the collector was a fifth of the CPU: collect
+// less often, but never let the heap pass a soft limit. GOGC and GOMEMLIMIT still win.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(640 << 20)
+	}
+}

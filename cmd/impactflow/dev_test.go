@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestDevRestartKeepsHistory runs the real binary as a user would: `impactflow dev` comes up
+// with the demo data, an import job runs, Ctrl-C stops everything within 10 s, and a second
+// start finds the same job with the same run and history.
+func TestDevRestartKeepsHistory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "impactflow")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatalf("go build: %v", err)
+	}
+
+	dbName := fmt.Sprintf("impactflow_test_dev_%d", os.Getpid())
+	t.Cleanup(func() { dropDatabase(dbName) })
+	dataDir := t.TempDir()
+	httpAddr, uiAddr, temporalAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	envv := append(os.Environ(),
+		"DATABASE_URL=postgres://postgres@127.0.0.1:5432/"+dbName+"?sslmode=disable",
+		"DATA_DIR="+dataDir, "HTTP_ADDR="+httpAddr, "TEMPORAL_UI_ADDR="+uiAddr, "TEMPORAL_ADDRESS="+temporalAddr,
+		"IMPACTFLOW_DEV_API_KEY=", "LOG_LEVEL=warn",
+	)
+	api := "http://" + httpAddr
+
+	dev := startDev(t, bin, envv)
+	waitReady(t, api)
+	if !strings.Contains(dev.banner(t), "http://"+uiAddr) {
+		t.Errorf("the banner lacks the Temporal UI URL:\n%s", dev.banner(t))
+	}
+	keyBytes, err := os.ReadFile(filepath.Join(dataDir, "dev-api-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(string(keyBytes))
+	if !strings.Contains(dev.banner(t), key) {
+		t.Errorf("a freshly made dev key is not printed in the banner")
+	}
+	if resp, err := http.Get("http://" + uiAddr + "/"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("Temporal UI: %v %v", resp, err)
+	}
+
+	job := postRestartImport(t, api, key)
+	first := waitJob(t, api, key, job)
+	if first["status"] != "completed" {
+		t.Fatalf("import: %v", first)
+	}
+	historyBefore := get(t, api+"/v1/jobs/"+job+"/history", key)
+
+	// The demo data set arrives through import jobs of its own.
+	waitDemo(t, api, key)
+
+	stopped := time.Now()
+	dev.interrupt(t)
+	if took := time.Since(stopped); took > 10*time.Second {
+		t.Errorf("Ctrl-C took %s, want under 10s", took)
+	}
+
+	dev = startDev(t, bin, envv)
+	defer dev.interrupt(t)
+	waitReady(t, api)
+	if strings.Contains(dev.banner(t), key) {
+		t.Errorf("the dev key is printed again on restart; it should point at the file instead")
+	}
+	again := getJSON(t, api+"/v1/jobs/"+job, key)
+	if again["status"] != "completed" || again["run_id"] != first["run_id"] {
+		t.Fatalf("after restart: %v, before: %v", again, first)
+	}
+	if historyAfter := get(t, api+"/v1/jobs/"+job+"/history", key); !bytes.Equal(historyAfter, historyBefore) {
+		t.Errorf("history changed across restart:\n%s\n%s", historyBefore, historyAfter)
+	}
+}
+
+type devProcess struct {
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	exited chan error
+}
+
+// syncBuffer collects the process's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) WriteString(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.WriteString(s)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func startDev(t *testing.T, bin string, env []string) *devProcess {
+	t.Helper()
+	cmd := exec.Command(bin, "dev")
+	cmd.Env = env
+	out := &syncBuffer{}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &devProcess{cmd: cmd, out: out, exited: make(chan error, 1)}
+	lines := make(chan string, 1024)
+	go func() {
+		s := bufio.NewScanner(pr)
+		for s.Scan() {
+			lines <- s.Text()
+		}
+		close(lines)
+	}()
+	go func() {
+		for l := range lines {
+			out.WriteString(l + "\n")
+		}
+	}()
+	go func() { p.exited <- cmd.Wait(); pw.Close() }()
+	return p
+}
+
+func (p *devProcess) banner(*testing.T) string { return p.out.String() }
+
+func (p *devProcess) interrupt(t *testing.T) {
+	t.Helper()
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-p.exited:
+		if err != nil {
+			t.Errorf("dev exited with %v\n%s", err, p.out.String())
+		}
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		t.Fatalf("dev did not stop within 15s\n%s", p.out.String())
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitReady(t *testing.T, api string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(api + "/health/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("dev never became ready")
+}
+
+func request(t *testing.T, method, url, key, contentType string, body io.Reader) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, body)
+	req.Header.Set("Authorization", "Bearer "+key)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func get(t *testing.T, url, key string) []byte {
+	t.Helper()
+	status, b := request(t, http.MethodGet, url, key, "", nil)
+	if status != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, status, b)
+	}
+	return b
+}
+
+func getJSON(t *testing.T, url, key string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(get(t, url, key), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func postRestartImport(t *testing.T, api, key string) string {
+	t.Helper()
+	programs := demoData().Programs
+	var code string
+	for _, p := range programs {
+		if p.TenantID == demoTenantID {
+			code = p.Code
+			break
+		}
+	}
+	row := fmt.Sprintf(`{"event_id":"restart-1","program":%q,"participant":"p-x","kind":"signup","occurred_at":"2026-01-05T09:00:00Z","value":1}`, code)
+	status, b := request(t, http.MethodPost, api+"/v1/impact-events", key, "application/x-ndjson", strings.NewReader(row+"\n"))
+	if status != http.StatusAccepted {
+		t.Fatalf("POST import: %d %s", status, b)
+	}
+	var job struct{ ID string }
+	_ = json.Unmarshal(b, &job)
+	return job.ID
+}
+
+func waitJob(t *testing.T, api, key, id string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		j := getJSON(t, api+"/v1/jobs/"+id+"?wait=20s", key)
+		if st := j["status"]; st != "queued" && st != "running" {
+			return j
+		}
+	}
+	t.Fatalf("job %s did not finish", id)
+	return nil
+}
+
+// waitDemo waits for the demo tenant's events to be loaded, through visibility: every
+// completed import job of the tenant, until one has imported the demo events.
+func waitDemo(t *testing.T, api, key string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		var page struct {
+			Jobs []struct{ ID, Status string }
+		}
+		_ = json.Unmarshal(get(t, api+"/v1/jobs?kind=import&page_size=100", key), &page)
+		for _, j := range page.Jobs {
+			job := waitJob(t, api, key, j.ID)
+			res, _ := job["result"].(map[string]any)
+			if rows, _ := res["rows"].(float64); rows >= 50000 && job["status"] == "completed" {
+				if rejected, _ := res["rejected"].(float64); rejected != 0 {
+					t.Errorf("the demo import rejected %v rows: %v", rejected, res["rejections"])
+				}
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatal("the demo events were never imported")
+}
+
+func dropDatabase(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/impactflow/impactflow/internal/config"
+	"github.com/impactflow/impactflow/migrations"
+	"github.com/impactflow/impactflow/temporal/devserver"
+)
+
+// runAPI serves the HTTP API against an external Temporal.
+func runAPI(ctx context.Context, cfg config.Config) error {
+	log := cfg.Logger()
+	serveDebug(cfg.DebugAddr, log)
+	p, err := openPlatform(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	shutdown, err := p.serveAPI()
+	if err != nil {
+		return err
+	}
+	log.Info("api listening", "addr", cfg.HTTPAddr, "temporal", cfg.TemporalAddress)
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
+	defer cancel()
+	return shutdown(sctx)
+}
+
+// runWorker runs the workers against an external Temporal until interrupted.
+func runWorker(ctx context.Context, cfg config.Config) error {
+	log := cfg.Logger()
+	serveDebug(cfg.DebugAddr, log)
+	p, err := openPlatform(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	w, err := p.startWorkers()
+	if err != nil {
+		return err
+	}
+	log.Info("workers running", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace)
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
+
+// runMigrate applies the Postgres migrations.
+func runMigrate(ctx context.Context, cfg config.Config) error {
+	if err := migrations.Postgres(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	cfg.Logger().Info("migrations applied")
+	return nil
+}
+
+// runTemporal runs the embedded Temporal server and UI alone.
+func runTemporal(ctx context.Context, cfg config.Config) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("DATA_DIR %s: %w", cfg.DataDir, err)
+	}
+	srv, err := devserver.Start(ctx, devserver.Options{
+		DataDir: cfg.DataDir, FrontendAddr: cfg.TemporalAddress, UIAddr: cfg.TemporalUIAddr,
+		Namespace: cfg.TemporalNamespace, Retention: cfg.TemporalRetention, Logger: cfg.Logger(),
+	})
+	if err != nil {
+		return fmt.Errorf("embedded temporal: %w", err)
+	}
+	fmt.Printf("Temporal frontend %s, UI %s, namespace %s, data in %s\n", srv.FrontendAddr(), srv.UIURL(), cfg.TemporalNamespace, cfg.DataDir)
+	<-ctx.Done()
+	return srv.Stop()
+}
