@@ -6,6 +6,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/impactflow/impactflow/internal/ingest"
+	"github.com/impactflow/impactflow/internal/jobs"
+	"github.com/impactflow/impactflow/workflows"
 )
 
 func TestAuthentication(t *testing.T) {
@@ -288,4 +292,30 @@ func TestHealthAndMetrics(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+}
+
+func TestCancelQueuedJob(t *testing.T) {
+	// A job on a task queue no worker polls stays queued: a stand-in for a busy platform.
+	id := jobs.NewID(jobs.KindImport)
+	job, err := env.jobs.Start(context.Background(), "acme", id, jobs.StartOptions{
+		TaskQueue: "nobody-polls-" + id, Workflow: workflows.ImportWorkflow,
+		Input: workflows.ImportInput{TenantID: "acme", JobID: id, Target: ingest.TargetEvents, Rows: 1, Chunks: 1},
+	})
+	if err != nil || job.Status != jobs.StatusQueued {
+		t.Fatalf("start: %+v %v", job, err)
+	}
+	if r := getJSON(t, "/v1/jobs/"+id, env.keys["acme/viewer"]); r.Body["status"] != "queued" {
+		t.Errorf("status = %v", r.Body["status"])
+	}
+	if r := postJSON(t, "/v1/jobs/"+id+"/cancel", env.keys["acme/viewer"], nil); r.Status != http.StatusForbidden {
+		t.Errorf("viewer cancel: %d", r.Status)
+	}
+	if r := postJSON(t, "/v1/jobs/"+id+"/cancel", env.keys["acme/operator"], nil); r.Status != http.StatusAccepted {
+		t.Fatalf("cancel: %d %s", r.Status, r.Raw)
+	}
+	h := getJSON(t, "/v1/jobs/"+id+"/history", env.keys["acme/viewer"])
+	if !strings.Contains(string(h.Raw), `"kind":"cancel_requested"`) {
+		t.Errorf("history lacks the cancel request: %s", h.Raw)
+	}
+	_ = env.temporal.TerminateWorkflow(context.Background(), id, "", "test cleanup")
 }
