@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,8 +22,7 @@ import (
 const shutdownBudget = 3 * time.Second
 
 // runDev runs the whole platform in this process on embedded defaults.
-func runDev(ctx context.Context, cfg config.Config) error {
-	log := cfg.Logger()
+func runDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	tuneGC()
 	serveDebug(cfg.DebugAddr, log)
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {

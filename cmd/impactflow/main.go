@@ -6,11 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/impactflow/impactflow/internal/config"
+	"github.com/impactflow/impactflow/internal/logging"
 )
 
 // version is reported by /health and the OpenAPI document.
@@ -42,8 +44,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	log := cfg.Logger()
-	var run func(context.Context, config.Config) error
+	logs := logging.NewWriter(os.Stderr)
+	log := cfg.Logger(logs)
+	var run func(context.Context, config.Config, *slog.Logger) error
 	switch cmd := os.Args[1]; cmd {
 	case "dev":
 		run = runDev
@@ -56,13 +59,19 @@ func main() {
 	case "temporal":
 		run = runTemporal
 	case "bench":
-		run = func(ctx context.Context, cfg config.Config) error { return runBench(ctx, cfg, os.Args[2:]) }
+		run = func(ctx context.Context, cfg config.Config, _ *slog.Logger) error {
+			return runBench(ctx, cfg, os.Args[2:])
+		}
 	default:
 		fmt.Fprintf(os.Stderr, "impactflow: unknown command %q\n\n%s\n", cmd, usage)
 		os.Exit(2)
 	}
-	if err := run(ctx, cfg); err != nil && !errors.Is(err, context.Canceled) {
+	err = run(ctx, cfg, log)
+	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("impactflow "+os.Args[1]+" failed", "err", err)
+	}
+	_ = logs.Close()
+	if err != nil && !errors.Is(err, context.Canceled) {
 		os.Exit(1)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/impactflow/impactflow/internal/config"
@@ -11,8 +12,7 @@ import (
 )
 
 // runAPI serves the HTTP API against an external Temporal.
-func runAPI(ctx context.Context, cfg config.Config) error {
-	log := cfg.Logger()
+func runAPI(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	serveDebug(cfg.DebugAddr, log)
 	p, err := openPlatform(ctx, cfg, log)
 	if err != nil {
@@ -31,8 +31,7 @@ func runAPI(ctx context.Context, cfg config.Config) error {
 }
 
 // runWorker runs the workers against an external Temporal until interrupted.
-func runWorker(ctx context.Context, cfg config.Config) error {
-	log := cfg.Logger()
+func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	serveDebug(cfg.DebugAddr, log)
 	p, err := openPlatform(ctx, cfg, log)
 	if err != nil {
@@ -50,22 +49,22 @@ func runWorker(ctx context.Context, cfg config.Config) error {
 }
 
 // runMigrate applies the Postgres migrations.
-func runMigrate(ctx context.Context, cfg config.Config) error {
+func runMigrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err := migrations.Postgres(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
-	cfg.Logger().Info("migrations applied")
+	log.Info("migrations applied")
 	return nil
 }
 
 // runTemporal runs the embedded Temporal server and UI alone.
-func runTemporal(ctx context.Context, cfg config.Config) error {
+func runTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("DATA_DIR %s: %w", cfg.DataDir, err)
 	}
 	srv, err := devserver.Start(ctx, devserver.Options{
 		DataDir: cfg.DataDir, FrontendAddr: cfg.TemporalAddress, UIAddr: cfg.TemporalUIAddr,
-		Namespace: cfg.TemporalNamespace, Retention: cfg.TemporalRetention, Logger: cfg.Logger(),
+		Namespace: cfg.TemporalNamespace, Retention: cfg.TemporalRetention, Logger: log,
 	})
 	if err != nil {
 		return fmt.Errorf("embedded temporal: %w", err)

@@ -3,6 +3,7 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -211,11 +212,11 @@ func positiveInt(s string) (int64, error) {
 	return n, nil
 }
 
-// Logger builds the process logger from LOG_LEVEL and LOG_FORMAT.
-func (c Config) Logger() *slog.Logger {
+// Logger builds the process logger from LOG_LEVEL and LOG_FORMAT, writing to w.
+func (c Config) Logger(w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: c.LogLevel}
 	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(slog.NewTextHandler(w, opts))
 }

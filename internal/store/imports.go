@@ -163,33 +163,44 @@ func (r *ChunkResult) Add(o ChunkResult, maxRejections int) {
 	}
 }
 
-// ImportChunk runs apply on chunk seq of the upload inside one transaction that also marks
-// the chunk done with its result. A chunk already done is not applied again: its stored
-// result is returned with done = true. This is the import's checkpoint.
-func (s *Store) ImportChunk(ctx context.Context, jobID string, seq int,
-	apply func(ctx context.Context, tx pgx.Tx, c ingest.Chunk) (ChunkResult, error)) (res ChunkResult, done bool, err error) {
+// LoadChunk reads chunk seq of the upload; done says an earlier attempt already imported it.
+func (s *Store) LoadChunk(ctx context.Context, jobID string, seq int) (c ingest.Chunk, done bool, err error) {
+	c.Seq = seq
+	err = s.pool.QueryRow(ctx, `
+		SELECT lines, CASE WHEN done_at IS NULL THEN data END, done_at IS NOT NULL
+		FROM import_chunks WHERE job_id = $1 AND seq = $2`, jobID, seq).Scan(&c.Lines, &c.Data, &done)
+	return c, done, notFound(err)
+}
+
+// CommitChunk runs write for chunk seq inside one transaction that also marks the chunk done
+// with its result. A chunk already done is not written again: its stored result is returned
+// with done = true. This is the import's checkpoint.
+func (s *Store) CommitChunk(ctx context.Context, jobID string, seq int,
+	write func(ctx context.Context, tx pgx.Tx) (ChunkResult, error)) (res ChunkResult, done bool, err error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return ChunkResult{}, false, err
 	}
 	defer tx.Rollback(ctx)
+	// The rows and the chunk's done mark commit together, so a commit lost in a crash loses
+	// both and the chunk is simply imported again: waiting for the WAL flush buys nothing.
+	if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
+		return ChunkResult{}, false, err
+	}
 
-	c := ingest.Chunk{Seq: seq}
-	var doneAt *time.Time
 	var stored []byte
 	err = tx.QueryRow(ctx, `
-		SELECT lines, data, done_at, json_build_object('rows', cardinality(lines), 'inserted', inserted,
+		SELECT done_at IS NOT NULL, json_build_object('rows', cardinality(lines), 'inserted', inserted,
 			'updated', updated, 'unchanged', unchanged, 'rejected', rejected, 'rejections', rejections)
-		FROM import_chunks WHERE job_id = $1 AND seq = $2 FOR UPDATE`, jobID, seq).
-		Scan(&c.Lines, &c.Data, &doneAt, &stored)
+		FROM import_chunks WHERE job_id = $1 AND seq = $2 FOR UPDATE`, jobID, seq).Scan(&done, &stored)
 	if err != nil {
 		return ChunkResult{}, false, notFound(err)
 	}
-	if doneAt != nil {
+	if done {
 		err = json.Unmarshal(stored, &res)
 		return res, true, err
 	}
-	if res, err = apply(ctx, tx, c); err != nil {
+	if res, err = write(ctx, tx); err != nil {
 		return ChunkResult{}, false, err
 	}
 	rejections, err := json.Marshal(res.Rejections)
