@@ -94,6 +94,11 @@ func TestImportEndToEnd(t *testing.T) {
 		t.Errorf("closed job lacks closed_at or progress: %s", done.Raw)
 	}
 	recordHistory(t, id, "import")
+	var staged int
+	if err := env.store.Pool().QueryRow(context.Background(),
+		`SELECT coalesce(sum(length(data)), -1) FROM import_chunks WHERE job_id = $1`, id).Scan(&staged); err != nil || staged != 0 {
+		t.Errorf("staged bytes left after the import = %d (%v), want 0", staged, err)
+	}
 
 	// The same file again changes nothing.
 	again := waitJob(t, upload(t, "/v1/impact-events", key, file).Body["id"].(string), key)

@@ -281,3 +281,12 @@ func UpsertEvidence(ctx context.Context, tx pgx.Tx, tenantID, jobID string, rows
 		tenantID, ids, programs, participants, texts, sources, times, jobID).Scan(&inserted, &updated)
 	return inserted, updated, err
 }
+
+// ReleaseUpload drops the data of an upload's imported chunks, keeping their results: a
+// retry or reset of the import skips done chunks and never reads their data again.
+func (s *Store) ReleaseUpload(ctx context.Context, jobID string) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE import_chunks SET data = ''::bytea
+		WHERE job_id = $1 AND done_at IS NOT NULL AND length(data) > 0`, jobID)
+	return tag.RowsAffected(), err
+}
