@@ -79,7 +79,6 @@ func ImportWorkflow(ctx workflow.Context, in ImportInput) (ImportResult, error) 
 		total.Add(res.ChunkResult, imports.MaxRejections)
 		progress.Done = int64(total.Rows)
 	}
-	releaseUpload(ctx, in.JobID)
 	progress.Step = "done"
 
 	rejections := total.Rejections
@@ -96,21 +95,4 @@ func ImportWorkflow(ctx workflow.Context, in ImportInput) (ImportResult, error) 
 		Rejections:          rejections,
 		RejectionsTruncated: total.Rejected > len(rejections),
 	}, nil
-}
-
-// releaseUpload frees the upload's staged data once every chunk is in. It came after the
-// first workflows had run, hence the version marker; failing to free is logged, not fatal:
-// the rows are in.
-func releaseUpload(ctx workflow.Context, jobID string) {
-	if workflow.GetVersion(ctx, "release-upload", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return
-	}
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    time.Minute,
-		ScheduleToCloseTimeout: 10 * time.Minute,
-	})
-	var a *imports.Activities
-	if err := workflow.ExecuteActivity(ctx, a.ReleaseUpload, jobID).Get(ctx, nil); err != nil {
-		workflow.GetLogger(ctx).Warn("staged upload not released", "job_id", jobID, "err", err)
-	}
 }

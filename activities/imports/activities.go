@@ -238,12 +238,3 @@ func (a *Activities) chunkError(in ImportChunksInput, seq int, err error) error 
 	}
 	return fmt.Errorf("import chunk %d: %w", seq, err)
 }
-
-// ReleaseUpload frees the staged data of a finished import; the per-chunk results stay, so
-// the job can still be reset and re-run.
-func (a *Activities) ReleaseUpload(ctx context.Context, jobID string) error {
-	if _, err := a.Store.ReleaseUpload(ctx, jobID); err != nil {
-		return fmt.Errorf("release upload %s: %w", jobID, err)
-	}
-	return nil
-}

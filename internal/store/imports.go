@@ -174,7 +174,8 @@ func (s *Store) LoadChunk(ctx context.Context, jobID string, seq int) (c ingest.
 
 // CommitChunk runs write for chunk seq inside one transaction that also marks the chunk done
 // with its result. A chunk already done is not written again: its stored result is returned
-// with done = true. This is the import's checkpoint.
+// with done = true. This is the import's checkpoint. The chunk's staged data goes in the same
+// step: nothing reads a done chunk's data again, not a retry and not a reset.
 func (s *Store) CommitChunk(ctx context.Context, jobID string, seq int,
 	write func(ctx context.Context, tx pgx.Tx) (ChunkResult, error)) (res ChunkResult, done bool, err error) {
 	tx, err := s.pool.Begin(ctx)
@@ -209,7 +210,7 @@ func (s *Store) CommitChunk(ctx context.Context, jobID string, seq int,
 	}
 	_, err = tx.Exec(ctx, `
 		UPDATE import_chunks SET inserted = $3, updated = $4, unchanged = $5, rejected = $6,
-			rejections = $7, done_at = now()
+			rejections = $7, done_at = now(), data = ''::bytea
 		WHERE job_id = $1 AND seq = $2`, jobID, seq, res.Inserted, res.Updated, res.Unchanged, res.Rejected, rejections)
 	if err != nil {
 		return ChunkResult{}, false, err
@@ -280,13 +281,4 @@ func UpsertEvidence(ctx context.Context, tx pgx.Tx, tenantID, jobID string, rows
 		SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written`,
 		tenantID, ids, programs, participants, texts, sources, times, jobID).Scan(&inserted, &updated)
 	return inserted, updated, err
-}
-
-// ReleaseUpload drops the data of an upload's imported chunks, keeping their results: a
-// retry or reset of the import skips done chunks and never reads their data again.
-func (s *Store) ReleaseUpload(ctx context.Context, jobID string) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `
-		UPDATE import_chunks SET data = ''::bytea
-		WHERE job_id = $1 AND done_at IS NOT NULL AND length(data) > 0`, jobID)
-	return tag.RowsAffected(), err
 }

@@ -63,9 +63,10 @@ CREATE TABLE impact_events (
     updated_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, event_id)
 );
--- Reports and analytics read a tenant's events by period, and by program within it.
+-- Reports and deliveries read a tenant's events by period (a program filter is applied on
+-- the way). Heavier slicing (by program, cohort, funnel) is ClickHouse's job, so Postgres
+-- keeps one time index: each index is paid for on every imported row.
 CREATE INDEX impact_events_tenant_time ON impact_events (tenant_id, occurred_at);
-CREATE INDEX impact_events_program_time ON impact_events (tenant_id, program_id, occurred_at);
 -- The ClickHouse sync reads everything changed since its last watermark.
 CREATE INDEX impact_events_updated ON impact_events (updated_at, tenant_id, event_id);
 
