@@ -357,8 +357,8 @@ func (s *Service) payloadsJSON(p *commonpb.Payloads) json.RawMessage {
 }
 
 // Wait returns the job once it has closed or d has passed. It long-polls Temporal for the
-// close event in short slices and re-reads the status between them, because a single long
-// poll now and then misses a close that happened during it.
+// close event in slices (see pollSlice) and re-reads the status between them, because a
+// single long poll now and then misses a close that happened during it.
 func (s *Service) Wait(ctx context.Context, tenantID, id string, d time.Duration) (Job, error) {
 	deadline := time.Now().Add(d)
 	for {
@@ -370,7 +370,7 @@ func (s *Service) Wait(ctx context.Context, tenantID, id string, d time.Duration
 		if left <= 0 {
 			return job, nil
 		}
-		pollCtx, cancel := context.WithTimeout(ctx, min(left, 2*time.Second))
+		pollCtx, cancel := context.WithTimeout(ctx, min(left, pollSlice(time.Since(deadline.Add(-d)))))
 		_, err = s.client.WorkflowService().GetWorkflowExecutionHistory(pollCtx, &workflowservice.GetWorkflowExecutionHistoryRequest{
 			Namespace:              s.namespace,
 			Execution:              &commonpb.WorkflowExecution{WorkflowId: id, RunId: job.RunID},
@@ -386,6 +386,17 @@ func (s *Service) Wait(ctx context.Context, tenantID, id string, d time.Duration
 		}
 		s.forget(id)
 	}
+}
+
+// pollSlice is how long one long poll may last after the caller has waited for `waited`.
+// The server drops a close notification now and then when a workflow closes within
+// milliseconds of its previous event, which is exactly what a fast job does: short slices
+// at first bound that stall for the jobs a caller is most likely waiting on.
+func pollSlice(waited time.Duration) time.Duration {
+	if waited < 2*time.Second {
+		return 200 * time.Millisecond
+	}
+	return 2 * time.Second
 }
 
 func isTimeout(err error) bool {
