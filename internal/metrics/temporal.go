@@ -219,56 +219,44 @@ func (h *temporalHandler) WithTags(tags map[string]string) client.MetricsHandler
 
 // Counter returns the counter name with h's tags.
 func (h *temporalHandler) Counter(name string) client.MetricsCounter {
-	if c, ok := h.counters.load(name); ok {
-		return c
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if c, ok := h.counters.load(name); ok {
-		return c
-	}
-	var c client.MetricsCounter = noopInstrument{}
-	if v := h.instrument(name, kindCounter); v != nil {
-		c = temporalCounter{v.(prometheus.Counter)}
-	}
-	h.counters.store(name, c)
-	return c
+	return cachedInstrument(h, &h.counters, name, kindCounter, func(v any) client.MetricsCounter {
+		return temporalCounter{v.(prometheus.Counter)}
+	})
 }
 
 // Gauge returns the gauge name with h's tags.
 func (h *temporalHandler) Gauge(name string) client.MetricsGauge {
-	if g, ok := h.gauges.load(name); ok {
-		return g
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if g, ok := h.gauges.load(name); ok {
-		return g
-	}
-	var g client.MetricsGauge = noopInstrument{}
-	if v := h.instrument(name, kindGauge); v != nil {
-		g = temporalGauge{v.(prometheus.Gauge)}
-	}
-	h.gauges.store(name, g)
-	return g
+	return cachedInstrument(h, &h.gauges, name, kindGauge, func(v any) client.MetricsGauge {
+		return temporalGauge{v.(prometheus.Gauge)}
+	})
 }
 
 // Timer returns the timer name with h's tags, recorded as a histogram in seconds.
 func (h *temporalHandler) Timer(name string) client.MetricsTimer {
-	if t, ok := h.timers.load(name); ok {
-		return t
+	return cachedInstrument(h, &h.timers, name, kindTimer, func(v any) client.MetricsTimer {
+		return temporalTimer{v.(prometheus.Observer)}
+	})
+}
+
+// cachedInstrument returns the instrument for name from cache, creating it once under h's
+// lock; a name that cannot be registered gets a no-op instrument.
+func cachedInstrument[T any](h *temporalHandler, cache *cowMap[T], name string, k temporalKind, wrap func(any) T) T {
+	if v, ok := cache.load(name); ok {
+		return v
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if t, ok := h.timers.load(name); ok {
-		return t
+	if v, ok := cache.load(name); ok {
+		return v
 	}
-	var t client.MetricsTimer = noopInstrument{}
-	if v := h.instrument(name, kindTimer); v != nil {
-		t = temporalTimer{v.(prometheus.Observer)}
+	var inst T
+	if v := h.instrument(name, k); v != nil {
+		inst = wrap(v)
+	} else {
+		inst = any(noopInstrument{}).(T)
 	}
-	h.timers.store(name, t)
-	return t
+	cache.store(name, inst)
+	return inst
 }
 
 // instrument returns the prometheus.Counter, prometheus.Gauge or
