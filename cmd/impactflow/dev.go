@@ -54,15 +54,11 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer w.Stop()
-	shutdownAPI, err := p.serveAPI()
+	stopAPI, err := p.serveAPI()
 	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
-		defer cancel()
-		_ = shutdownAPI(sctx)
-	}()
+	defer stopAPI()
 
 	key, fresh, err := devKey(ctx, cfg, p.store)
 	if err != nil {

@@ -71,8 +71,9 @@ func (p *platform) startWorkers() (*workers.Workers, error) {
 	return workers.Start(workers.Deps{Client: p.temporal, Store: p.store})
 }
 
-// serveAPI listens on HTTP_ADDR and serves the API until shutdown is called.
-func (p *platform) serveAPI() (shutdown func(context.Context) error, err error) {
+// serveAPI listens on HTTP_ADDR and serves the API until stop is called; stop lets running
+// requests finish for shutdownBudget.
+func (p *platform) serveAPI() (stop func() error, err error) {
 	srv := &http.Server{
 		Handler: api.New(api.Deps{
 			Store: p.store, Jobs: p.jobs, Temporal: p.temporal, Redis: p.redis, Metrics: p.metrics,
@@ -91,7 +92,9 @@ func (p *platform) serveAPI() (shutdown func(context.Context) error, err error) 
 			p.log.Error("api server stopped", "err", err)
 		}
 	}()
-	return func(ctx context.Context) error {
+	return func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
+		defer cancel()
 		// Long polls (?wait=) would hold a graceful shutdown for their whole wait: past the
 		// budget, close what is left; their clients poll again.
 		if err := srv.Shutdown(ctx); err != nil {

@@ -19,15 +19,13 @@ func runAPI(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer p.close()
-	shutdown, err := p.serveAPI()
+	stop, err := p.serveAPI()
 	if err != nil {
 		return err
 	}
 	log.Info("api listening", "addr", cfg.HTTPAddr, "temporal", cfg.TemporalAddress)
 	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
-	defer cancel()
-	return shutdown(sctx)
+	return stop()
 }
 
 // runWorker runs the workers against an external Temporal until interrupted.
