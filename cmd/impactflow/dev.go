@@ -49,6 +49,11 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer p.close()
+	// The key exists before the API answers, so a client that sees /health/ready can use it.
+	key, fresh, err := devKey(ctx, cfg, p.store)
+	if err != nil {
+		return err
+	}
 	w, err := p.startWorkers()
 	if err != nil {
 		return err
@@ -60,10 +65,6 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	defer stopAPI()
 
-	key, fresh, err := devKey(ctx, cfg, p.store)
-	if err != nil {
-		return err
-	}
 	pidFile := filepath.Join(cfg.DataDir, "impactflow.pid")
 	_ = os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
 	defer os.Remove(pidFile)

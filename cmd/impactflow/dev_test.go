@@ -48,6 +48,7 @@ func TestDevRestartKeepsHistory(t *testing.T) {
 
 	dev := startDev(t, bin, envv)
 	waitReady(t, api)
+	dev.waitFor(t, "is running")
 	if !strings.Contains(dev.banner(t), "http://"+uiAddr) {
 		t.Errorf("the banner lacks the Temporal UI URL:\n%s", dev.banner(t))
 	}
@@ -82,6 +83,7 @@ func TestDevRestartKeepsHistory(t *testing.T) {
 	dev = startDev(t, bin, envv)
 	defer dev.interrupt(t)
 	waitReady(t, api)
+	dev.waitFor(t, "is running")
 	if strings.Contains(dev.banner(t), key) {
 		t.Errorf("the dev key is printed again on restart; it should point at the file instead")
 	}
@@ -147,6 +149,18 @@ func startDev(t *testing.T, bin string, env []string) *devProcess {
 }
 
 func (p *devProcess) banner(*testing.T) string { return p.out.String() }
+
+// waitFor waits until the process has printed want.
+func (p *devProcess) waitFor(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(p.out.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("dev never printed %q:\n%s", want, p.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 func (p *devProcess) interrupt(t *testing.T) {
 	t.Helper()
