@@ -143,7 +143,7 @@ func (s *Server) openAPIDocument() obj {
 		for _, q := range r.doc.Query {
 			params = append(params, obj{"name": q.Name, "in": "query", "description": q.Description, "schema": obj{"type": q.Type}})
 		}
-		if r.method == "POST" && (r.upload || strings.HasPrefix(r.doc.Summary, "Reset")) {
+		if r.upload { // the job-starting POSTs; jobID() reads the header
 			params = append(params, obj{"name": "Idempotency-Key", "in": "header", "schema": str,
 				"description": "a retried request with the same key returns the same job instead of starting a second"})
 		}

@@ -25,13 +25,16 @@ func demoData() *demo.Dataset {
 
 func ensureDemoTenant(ctx context.Context, st *store.Store) error {
 	for _, t := range demoData().Tenants {
-		if t.ID != demoTenantID {
-			continue
+		if t.ID == demoTenantID {
+			return st.UpsertTenant(ctx, storeTenant(t))
 		}
-		return st.UpsertTenant(ctx, store.Tenant{ID: t.ID, Name: t.Name, Industry: t.Industry, Region: t.Region,
-			SizeBand: t.SizeBand, Timezone: t.Timezone, DefaultLocale: t.Locale})
 	}
 	return fmt.Errorf("the demo data set has no %q tenant", demoTenantID)
+}
+
+func storeTenant(t demo.Tenant) store.Tenant {
+	return store.Tenant{ID: t.ID, Name: t.Name, Industry: t.Industry, Region: t.Region,
+		SizeBand: t.SizeBand, Timezone: t.Timezone, DefaultLocale: t.Locale}
 }
 
 // loadDemo seeds the demo tenants, programs and participants, then loads each tenant's
@@ -40,8 +43,7 @@ func ensureDemoTenant(ctx context.Context, st *store.Store) error {
 func loadDemo(ctx context.Context, p *platform, apiURL string) error {
 	ds := demoData()
 	for _, t := range ds.Tenants {
-		if err := p.store.UpsertTenant(ctx, store.Tenant{ID: t.ID, Name: t.Name, Industry: t.Industry, Region: t.Region,
-			SizeBand: t.SizeBand, Timezone: t.Timezone, DefaultLocale: t.Locale}); err != nil {
+		if err := p.store.UpsertTenant(ctx, storeTenant(t)); err != nil {
 			return err
 		}
 	}

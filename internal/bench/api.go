@@ -12,6 +12,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/impactflow/impactflow/internal/jobs"
+	"github.com/impactflow/impactflow/workflows"
 )
 
 const (
@@ -40,38 +43,24 @@ const (
 	targetStatusP99  = 10 * time.Millisecond
 )
 
-// job is the part of the API's job resource the benchmarks read.
+// job is the part of the API's job resource the benchmarks read; the nested shapes are the
+// API's own types.
 type job struct {
-	ID        string        `json:"id"`
-	Kind      string        `json:"kind"`
-	Status    string        `json:"status"`
-	Progress  *jobProgress  `json:"progress"`
-	CreatedAt time.Time     `json:"created_at"`
-	ClosedAt  *time.Time    `json:"closed_at"`
-	Result    *importResult `json:"result"`
-	Error     *struct {
-		Type    string `json:"type"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-type jobProgress struct {
-	Done  int64  `json:"done"`
-	Total int64  `json:"total"`
-	Step  string `json:"step"`
+	ID        string         `json:"id"`
+	Kind      string         `json:"kind"`
+	Status    string         `json:"status"`
+	Progress  *jobs.Progress `json:"progress"`
+	CreatedAt time.Time      `json:"created_at"`
+	ClosedAt  *time.Time     `json:"closed_at"`
+	Result    *importResult  `json:"result"`
+	Error     *jobs.Error    `json:"error"`
 }
 
 // importResult is an import job's result.
-type importResult struct {
-	Rows      int `json:"rows"`
-	Inserted  int `json:"inserted"`
-	Updated   int `json:"updated"`
-	Unchanged int `json:"unchanged"`
-	Rejected  int `json:"rejected"`
-}
+type importResult = workflows.ImportResult
 
 // closed reports whether the job has finished for good.
-func (j job) closed() bool { return j.Status != "" && j.Status != "queued" && j.Status != "running" }
+func (j job) closed() bool { return j.Status != "" && jobs.Status(j.Status).Closed() }
 
 // imported checks that a closed import completed and took every one of its rows.
 func (j job) imported(rows int) error {

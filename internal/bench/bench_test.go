@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/impactflow/impactflow/internal/jobs"
 )
 
 func ms(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
@@ -307,10 +309,7 @@ func TestJobImported(t *testing.T) {
 		{"a rejected row", job{ID: "j", Status: "completed", Result: &importResult{Rows: 10, Inserted: 9, Rejected: 1}}, "1 rejected"},
 		{"rows missing", job{ID: "j", Status: "completed", Result: &importResult{Rows: 9, Inserted: 9}}, "want 10 rows"},
 		{"no result", job{ID: "j", Status: "completed"}, "without a result"},
-		{"failed", job{ID: "j", Status: "failed", Error: &struct {
-			Type    string `json:"type"`
-			Message string `json:"message"`
-		}{Message: "postgres is down"}}, "job j failed: postgres is down"},
+		{"failed", job{ID: "j", Status: "failed", Error: &jobs.Error{Message: "postgres is down"}}, "job j failed: postgres is down"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -360,7 +360,8 @@ func (s *Service) payloadsJSON(p *commonpb.Payloads) json.RawMessage {
 // close event in slices (see pollSlice) and re-reads the status between them, because a
 // single long poll now and then misses a close that happened during it.
 func (s *Service) Wait(ctx context.Context, tenantID, id string, d time.Duration) (Job, error) {
-	deadline := time.Now().Add(d)
+	start := time.Now()
+	deadline := start.Add(d)
 	for {
 		job, err := s.fresh(ctx, tenantID, id)
 		if err != nil || job.Status.Closed() {
@@ -370,7 +371,7 @@ func (s *Service) Wait(ctx context.Context, tenantID, id string, d time.Duration
 		if left <= 0 {
 			return job, nil
 		}
-		pollCtx, cancel := context.WithTimeout(ctx, min(left, pollSlice(time.Since(deadline.Add(-d)))))
+		pollCtx, cancel := context.WithTimeout(ctx, min(left, pollSlice(time.Since(start))))
 		_, err = s.client.WorkflowService().GetWorkflowExecutionHistory(pollCtx, &workflowservice.GetWorkflowExecutionHistoryRequest{
 			Namespace:              s.namespace,
 			Execution:              &commonpb.WorkflowExecution{WorkflowId: id, RunId: job.RunID},
