@@ -13,6 +13,15 @@ import (
 const (
 	// TaskQueueImports runs ImportWorkflow and its activities.
 	TaskQueueImports = "impactflow-imports"
+	// TaskQueueReports runs ReportWorkflow, the per-tenant AI budget workflow and their activities.
+	TaskQueueReports = "impactflow-reports"
+	// TaskQueueDeliveries runs DeliveryWorkflow, the replay batch workflow and the
+	// partner-independent delivery activities; sends run on each partner's own queue.
+	TaskQueueDeliveries = "impactflow-deliveries"
+	// TaskQueueNotifications runs NotificationWorkflow, EventTriggerWorkflow and their activities.
+	TaskQueueNotifications = "impactflow-notifications"
+	// TaskQueueAnalytics runs ClickHouseSyncWorkflow and its activities.
+	TaskQueueAnalytics = "impactflow-analytics"
 )
 
 // Custom search attributes every workflow the platform starts sets, so operators can filter

@@ -13,11 +13,15 @@ type Kind string
 
 // The job kinds.
 const (
-	KindImport Kind = "import"
+	KindImport         Kind = "import"
+	KindReport         Kind = "report"
+	KindDelivery       Kind = "delivery"
+	KindNotification   Kind = "notification"
+	KindClickHouseSync Kind = "clickhouse_sync"
 )
 
 // Kinds lists every kind the jobs API accepts as a filter.
-var Kinds = []Kind{KindImport}
+var Kinds = []Kind{KindImport, KindReport, KindDelivery, KindNotification, KindClickHouseSync}
 
 // Valid reports whether k is a known kind.
 func (k Kind) Valid() bool {
