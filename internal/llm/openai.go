@@ -1,0 +1,141 @@
+package llm
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	openai "github.com/sashabaranov/go-openai"
+)
+
+// OpenAI writes sections with a model behind an OpenAI-compatible chat completions API.
+type OpenAI struct {
+	client *openai.Client
+	model  string
+	prices Prices
+}
+
+// OpenAIConfig configures an OpenAI writer.
+type OpenAIConfig struct {
+	BaseURL string
+	APIKey  string
+	Model   string // the default model, when a request names none
+	Prices  Prices
+	// HTTPClient is the transport; nil means one with a 2-minute timeout.
+	HTTPClient *http.Client
+}
+
+// NewOpenAI returns a writer for any OpenAI-compatible base URL.
+func NewOpenAI(c OpenAIConfig) *OpenAI {
+	cfg := openai.DefaultConfig(c.APIKey)
+	cfg.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 2 * time.Minute}
+	}
+	cfg.HTTPClient = retryAfterDoer{hc}
+	return &OpenAI{client: openai.NewClientWithConfig(cfg), model: c.Model, prices: c.Prices}
+}
+
+// Offline is false: the writer calls a model.
+func (w *OpenAI) Offline() bool { return false }
+
+// Write asks the model for one section. Errors are *ProviderError, whose Retryable says
+// whether a later attempt can succeed; nothing here retries.
+func (w *OpenAI) Write(ctx context.Context, req Request) (Response, error) {
+	model := req.Model
+	if model == "" {
+		model = w.model
+	}
+	system, user, err := Messages(req)
+	if err != nil {
+		return Response{}, &ProviderError{Status: http.StatusBadRequest, Message: err.Error()}
+	}
+	var retryAfter atomic.Int64
+	ctx = context.WithValue(ctx, retryAfterKey{}, &retryAfter)
+	start := time.Now()
+	resp, err := w.client.CreateChatCompletion(ctx, openai.ChatCompletionRequest{
+		Model:       model,
+		MaxTokens:   req.MaxTokens,
+		Temperature: 0.2,
+		Messages: []openai.ChatCompletionMessage{
+			{Role: openai.ChatMessageRoleSystem, Content: system},
+			{Role: openai.ChatMessageRoleUser, Content: user},
+		},
+	})
+	if err != nil {
+		return Response{}, classify(err, time.Duration(retryAfter.Load()))
+	}
+	if len(resp.Choices) == 0 {
+		return Response{}, &ProviderError{Status: http.StatusBadGateway, Message: "the model returned no choices"}
+	}
+	out := Response{
+		Text:          resp.Choices[0].Message.Content,
+		Model:         model,
+		PromptVersion: PromptVersion,
+		TokensIn:      resp.Usage.PromptTokens,
+		TokensOut:     resp.Usage.CompletionTokens,
+		Duration:      time.Since(start),
+	}
+	if resp.Model != "" {
+		out.Model = resp.Model
+	}
+	out.CostMicros = w.prices.CostMicros(model, out.TokensIn, out.TokensOut)
+	return out, nil
+}
+
+// classify turns go-openai's errors into a ProviderError with the HTTP status.
+func classify(err error, retryAfter time.Duration) error {
+	var api *openai.APIError
+	var reqErr *openai.RequestError
+	switch {
+	case errors.As(err, &api):
+		return &ProviderError{Status: api.HTTPStatusCode, RetryAfter: retryAfter, Message: api.Message}
+	case errors.As(err, &reqErr):
+		msg := http.StatusText(reqErr.HTTPStatusCode)
+		if reqErr.Err != nil {
+			msg = reqErr.Err.Error()
+		}
+		return &ProviderError{Status: reqErr.HTTPStatusCode, RetryAfter: retryAfter, Message: msg}
+	case errors.Is(err, context.Canceled):
+		return err
+	default:
+		return &ProviderError{Message: err.Error()}
+	}
+}
+
+type retryAfterKey struct{}
+
+// retryAfterDoer records a response's Retry-After in the request's context, since
+// go-openai's errors do not carry headers.
+type retryAfterDoer struct{ c *http.Client }
+
+func (d retryAfterDoer) Do(req *http.Request) (*http.Response, error) {
+	resp, err := d.c.Do(req)
+	if err != nil || resp.StatusCode < 400 {
+		return resp, err
+	}
+	if slot, ok := req.Context().Value(retryAfterKey{}).(*atomic.Int64); ok {
+		slot.Store(int64(parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())))
+	}
+	return resp, nil
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date (RFC 9110 10.2.3).
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
