@@ -1,0 +1,76 @@
+package budget
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestPeriodInTimezone(t *testing.T) {
+	// 23:30 UTC on 31 March is already 1 April in Madrid (UTC+2 in summer time).
+	now := time.Date(2026, 3, 31, 23, 30, 0, 0, time.UTC)
+	start, reset, err := Period(now, "Europe/Madrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 3, 31, 22, 0, 0, 0, time.UTC); !start.Equal(want) {
+		t.Errorf("start %v, want %v", start, want)
+	}
+	if want := time.Date(2026, 4, 30, 22, 0, 0, 0, time.UTC); !reset.Equal(want) {
+		t.Errorf("reset %v, want %v", reset, want)
+	}
+	if _, _, err := Period(now, "Mars/Olympus"); err == nil {
+		t.Error("want an error for an unknown zone")
+	}
+}
+
+func TestReserveSettleAlertsAndRollover(t *testing.T) {
+	now := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
+	l, err := New("acme", 1000, "UTC", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := l.Reserve("r1", "job", "m", 600, now); !ok {
+		t.Fatal("r1 must be granted")
+	}
+	if ok, _ := l.Reserve("r1", "job", "m", 600, now); !ok || l.ReservedMicros() != 600 {
+		t.Fatal("reserving the same ID again must be idempotent")
+	}
+	if ok, _ := l.Reserve("r2", "job", "m", 500, now); ok {
+		t.Fatal("r2 exceeds the budget with r1 held")
+	}
+	alerts, known, _ := l.Settle("r1", 850, now)
+	if !known || !slices.Equal(alerts, []int{80}) || l.SpentMicros != 850 || l.ReservedMicros() != 0 {
+		t.Fatalf("settle: alerts %v known %v spent %d", alerts, known, l.SpentMicros)
+	}
+	if ok, _ := l.Reserve("r3", "job", "m", 100, now); !ok {
+		t.Fatal("r3 fits")
+	}
+	alerts, _, _ = l.Settle("r3", 100, now)
+	if !slices.Equal(alerts, []int{90}) {
+		t.Errorf("alerts %v, want [90]", alerts)
+	}
+	alerts, _, _ = l.Settle("r3", 0, now) // a repeated settle adds nothing and fires nothing
+	if len(alerts) != 0 || l.SpentMicros != 950 {
+		t.Errorf("repeat settle: alerts %v spent %d", alerts, l.SpentMicros)
+	}
+	if s := l.Status(now.AddDate(0, 1, 0)); s.SpentMicros != 0 || len(s.Alerts) != 0 || l.SpentMicros != 950 {
+		t.Errorf("status of next month must show a fresh period without changing the ledger: %+v", s)
+	}
+	next := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	if ok, _ := l.Reserve("r4", "job", "m", 1000, next); !ok || l.SpentMicros != 0 || len(l.Alerts) != 0 || !l.PeriodStart.Equal(next) {
+		t.Errorf("June is a new period: %+v", l.Status(next))
+	}
+}
+
+func TestReservationsExpire(t *testing.T) {
+	now := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
+	l, _ := New("acme", 1000, "UTC", now)
+	l.Reserve("r1", "job", "m", 1000, now)
+	if ok, _ := l.Reserve("r2", "job", "m", 1, now.Add(ReservationTTL-time.Second)); ok {
+		t.Fatal("r1 still holds the budget")
+	}
+	if ok, _ := l.Reserve("r2", "job", "m", 1, now.Add(ReservationTTL)); !ok {
+		t.Fatal("r1 has expired")
+	}
+}
