@@ -156,6 +156,20 @@ func (l *Ledger) Settle(id string, actualMicros int64, now time.Time) (newAlerts
 	return l.crossed(), known, nil
 }
 
+// Exhausted records that a reservation was refused for lack of budget and returns true
+// the first time in the period, so that the 100% alert fires even when careful
+// reservations kept the spend just under the limit.
+func (l *Ledger) Exhausted() bool {
+	for _, a := range l.Alerts {
+		if a == 100 {
+			return false
+		}
+	}
+	l.Alerts = append(l.Alerts, 100)
+	sort.Ints(l.Alerts)
+	return true
+}
+
 // Release drops a reservation whose call was not made (cancelled, failed before calling).
 func (l *Ledger) Release(id string) { delete(l.Reservations, id) }
 

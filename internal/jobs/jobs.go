@@ -88,4 +88,6 @@ type Progress struct {
 	Done  int64  `json:"done"`
 	Total int64  `json:"total"`
 	Step  string `json:"step"`
+	// Sections is a report job's state per section (queued, writing, written, ...).
+	Sections map[string]string `json:"sections,omitempty"`
 }

@@ -28,6 +28,9 @@ type Registry struct {
 
 	temporalOnce sync.Once
 	temporal     *temporalMetrics
+
+	aiOnce sync.Once
+	ai     *AI
 }
 
 // New returns a Registry with the Go runtime and process collectors registered.

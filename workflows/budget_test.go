@@ -1,0 +1,110 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/impactflow/impactflow/activities/reports"
+	"github.com/impactflow/impactflow/internal/budget"
+)
+
+// update sends one update to the workflow under test; done gets its result when it completes.
+func update[T any](t *testing.T, env *testsuite.TestWorkflowEnvironment, name, id string, arg any, done func(T)) {
+	env.UpdateWorkflow(name, id, &testsuite.TestUpdateCallback{
+		OnReject: func(err error) { t.Errorf("%s %s rejected: %v", name, id, err) },
+		OnAccept: func() {},
+		OnComplete: func(v any, err error) {
+			if err != nil {
+				t.Errorf("%s %s: %v", name, id, err)
+				return
+			}
+			if done != nil {
+				done(v.(T))
+			}
+		},
+	}, arg)
+}
+
+func TestBudgetWorkflowReservesSettlesAndAlertsOnce(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	var a *reports.Activities
+	env.RegisterActivity(a)
+	var alerts []int
+	env.OnActivity(a.EmitBudgetAlert, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in budget.Alert) error { alerts = append(alerts, in.Threshold); return nil })
+
+	results := make([]budget.ReserveResult, 11)
+	settled := make([]budget.SettleResult, 9)
+	env.RegisterDelayedCallback(func() {
+		// A budget of 1000 fits ten reservations of 100; the eleventh is refused.
+		for i := range 11 {
+			update(t, env, budget.UpdateReserve, fmt.Sprintf("r%d", i),
+				budget.ReserveRequest{ID: fmt.Sprintf("r%d", i), JobID: "report-1", Model: "m", Micros: 100, LimitMicros: 1000, Timezone: "UTC"},
+				func(r budget.ReserveResult) { results[i] = r })
+		}
+		for i := range 9 {
+			update(t, env, budget.UpdateSettle, fmt.Sprintf("s%d", i), budget.SettleRequest{ID: fmt.Sprintf("r%d", i), ActualMicros: 100},
+				func(r budget.SettleResult) { settled[i] = r })
+		}
+		update(t, env, budget.UpdateRelease, "rel", budget.ReleaseRequest{ID: "r9"}, func(st budget.Status) {
+			if st.ReservedMicros != 0 || st.SpentMicros != 900 {
+				t.Errorf("after release: %+v", st)
+			}
+		})
+	}, time.Second)
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(budget.QueryStatus)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st budget.Status
+		_ = v.Get(&st)
+		if st.SpentMicros != 900 || st.RemainingMicros != 100 || st.Calls != 9 || st.Rejected != 1 {
+			t.Errorf("status %+v", st)
+		}
+		env.CancelWorkflow()
+	}, time.Minute)
+	env.ExecuteWorkflow(BudgetWorkflow, budget.Input{TenantID: "acme", LimitMicros: 1000, Timezone: "UTC"})
+
+	granted := 0
+	for _, r := range results {
+		if r.Granted {
+			granted++
+		}
+	}
+	if granted != 10 || results[10].Granted {
+		t.Errorf("granted %d of 11, want the first 10", granted)
+	}
+	if fmt.Sprint(settled[7].NewAlerts, settled[8].NewAlerts) != "[80] [90]" {
+		t.Errorf("settled %+v", settled)
+	}
+	// 100 fired when the eleventh reservation was refused; 80 and 90 when spend crossed them.
+	if fmt.Sprint(alerts) != "[100 80 90]" {
+		t.Errorf("alerts %v, want each threshold once", alerts)
+	}
+}
+
+func TestBudgetWorkflowContinuesAsNewWithItsLedger(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	var a *reports.Activities
+	env.RegisterActivity(a)
+	env.RegisterDelayedCallback(func() {
+		for i := range 3 {
+			update[budget.ReserveResult](t, env, budget.UpdateReserve, fmt.Sprintf("r%d", i),
+				budget.ReserveRequest{ID: fmt.Sprintf("r%d", i), Micros: 10, LimitMicros: 1000, Timezone: "Europe/Paris"}, nil)
+		}
+	}, time.Second)
+	env.ExecuteWorkflow(BudgetWorkflow, budget.Input{TenantID: "acme", LimitMicros: 1000, Timezone: "Europe/Paris", MaxUpdates: 3})
+	err := env.GetWorkflowError()
+	if !workflow.IsContinueAsNewError(err) {
+		t.Fatalf("want continue-as-new after 3 updates, got %v", err)
+	}
+}
