@@ -20,7 +20,9 @@ import (
 
 	"github.com/impactflow/impactflow/api"
 	"github.com/impactflow/impactflow/internal/jobs"
+	"github.com/impactflow/impactflow/internal/llm"
 	"github.com/impactflow/impactflow/internal/metrics"
+	openaisandbox "github.com/impactflow/impactflow/internal/sandbox/openai"
 	"github.com/impactflow/impactflow/internal/store"
 	"github.com/impactflow/impactflow/migrations"
 	"github.com/impactflow/impactflow/temporal"
@@ -37,6 +39,8 @@ var env struct {
 	jobs     *jobs.Service
 	api      *httptest.Server
 	keys     map[string]string // name → secret
+	llm      *openaisandbox.Server
+	metrics  *metrics.Registry
 }
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -74,7 +78,16 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer env.temporal.Close()
-	w, err := workers.Start(workers.Deps{Client: env.temporal, Store: env.store})
+	// Reports write through go-openai against the OpenAI sandbox.
+	env.llm = openaisandbox.New("sk-sandbox")
+	llmSrv := httptest.NewServer(env.llm)
+	defer llmSrv.Close()
+	prices := llm.DefaultPrices()
+	prices.Models[budgetTestModel] = llm.Price{InputPerMillion: 0, OutputPerMillion: 1000}
+	env.metrics = reg
+	w, err := workers.Start(workers.Deps{Client: env.temporal, Store: env.store,
+		Writer: llm.NewOpenAI(llm.OpenAIConfig{BaseURL: llmSrv.URL + "/v1", APIKey: "sk-sandbox", Model: "gpt-4o-mini", Prices: prices}),
+		Prices: prices, Metrics: reg, Logger: log})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -87,6 +100,7 @@ func run(m *testing.M) int {
 	env.api = httptest.NewServer(api.New(api.Deps{
 		Store: env.store, Jobs: env.jobs, Temporal: env.temporal, Redis: rdb, Metrics: reg, Logger: log,
 		MaxBodyBytes: 1 << 20, MaxImportBytes: 8 << 20, Version: "test",
+		Reports: api.ReportsConfig{Model: "gpt-4o-mini", Prices: prices},
 	}))
 	defer env.api.Close()
 

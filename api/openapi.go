@@ -15,6 +15,7 @@ type operation struct {
 	Query     []param
 	Body      string // schema name of the JSON body; "upload" for an import file
 	Responses map[int]string
+	Headers   []param // request headers the route reads
 }
 
 type param struct {
@@ -147,6 +148,9 @@ func (s *Server) openAPIDocument() obj {
 			params = append(params, obj{"name": "Idempotency-Key", "in": "header", "schema": str,
 				"description": "a retried request with the same key returns the same job instead of starting a second"})
 		}
+		for _, h := range r.doc.Headers {
+			params = append(params, obj{"name": h.Name, "in": "header", "description": h.Description, "schema": obj{"type": h.Type}})
+		}
 		if len(params) > 0 {
 			op["parameters"] = params
 		}
@@ -179,10 +183,20 @@ func (s *Server) openAPIDocument() obj {
 			"description": "Durable CSR impact workflows on Temporal. Every job-starting POST answers 202 with a Location: /v1/jobs/{id} header; GET /v1/jobs/{id} returns the same shape."},
 		"paths": paths,
 		"components": obj{
-			"schemas":         schemas(),
+			"schemas":         withSchemas(schemas(), reportSchemas()),
 			"securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer", "description": "an impactflow API key (ifk_...)"}},
 		},
 	}
+}
+
+// withSchemas adds an area's schemas to the shared ones.
+func withSchemas(all obj, more ...obj) obj {
+	for _, m := range more {
+		for k, v := range m {
+			all[k] = v
+		}
+	}
+	return all
 }
 
 func (s *Server) openAPI(c *gin.Context) { c.JSON(http.StatusOK, s.openAPIDocument()) }

@@ -27,6 +27,7 @@ type Deps struct {
 	MaxBodyBytes   int64
 	MaxImportBytes int64
 	Version        string
+	Reports        ReportsConfig
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -41,6 +42,7 @@ type Server struct {
 	maxBodyBytes   int64
 	maxImportBytes int64
 	version        string
+	reports        ReportsConfig
 }
 
 // New returns the API as an http.Handler.
@@ -48,7 +50,7 @@ func New(d Deps) http.Handler {
 	s := &Server{
 		store: d.Store, jobs: d.Jobs, temporal: d.Temporal, redis: d.Redis, metrics: d.Metrics,
 		log: d.Logger, keys: newKeyCache(), maxBodyBytes: d.MaxBodyBytes, maxImportBytes: d.MaxImportBytes,
-		version: d.Version,
+		version: d.Version, reports: d.Reports,
 	}
 	return s.engine()
 }
@@ -87,6 +89,10 @@ func (s *Server) routes() []route {
 
 		{method: "POST", path: "/v1/impact-events", role: store.RoleOperator, upload: true, handler: s.importEvents, doc: docImportEvents},
 		{method: "POST", path: "/v1/evidence", role: store.RoleOperator, upload: true, handler: s.importEvidence, doc: docImportEvidence},
+
+		{method: "POST", path: "/v1/gen-reports/generate", role: store.RoleOperator, handler: s.generateReport, doc: docGenerateReport},
+		{method: "GET", path: "/v1/gen-reports/cost-summary", role: store.RoleViewer, handler: s.costSummary, doc: docCostSummary},
+		{method: "GET", path: "/v1/gen-reports/:id", role: store.RoleViewer, handler: s.getReport, doc: docGetReport},
 	}
 }
 

@@ -57,14 +57,14 @@ func BudgetWorkflow(ctx workflow.Context, in budget.Input) error {
 			if err := l.Configure(req.LimitMicros, req.Timezone); err != nil {
 				return budget.ReserveResult{}, temporal.NewNonRetryableApplicationError(err.Error(), reports.ErrTypeBadConfig, err)
 			}
-			granted, err := l.Reserve(req.ID, req.JobID, req.Model, req.Micros, now)
+			d, err := l.Reserve(req.ID, req.JobID, req.Model, req.Micros, now)
 			if err != nil {
 				return budget.ReserveResult{}, temporal.NewNonRetryableApplicationError(err.Error(), reports.ErrTypeBadConfig, err)
 			}
-			if !granted && l.Exhausted() {
+			if d == budget.Exhausted && l.MarkExhausted() {
 				alert([]int{100})
 			}
-			return budget.ReserveResult{Granted: granted, Status: l.Status(now)}, nil
+			return budget.ReserveResult{Granted: d == budget.Granted, Decision: d, Status: l.Status(now)}, nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(req budget.ReserveRequest) error {
 			if req.ID == "" || req.Micros < 0 {

@@ -58,6 +58,12 @@ func TestBudgetWorkflowReservesSettlesAndAlertsOnce(t *testing.T) {
 				t.Errorf("after release: %+v", st)
 			}
 		})
+		update(t, env, budget.UpdateReserve, "big", budget.ReserveRequest{ID: "big", Micros: 200, LimitMicros: 1000, Timezone: "UTC"},
+			func(r budget.ReserveResult) {
+				if r.Granted || r.Decision != budget.Exhausted {
+					t.Errorf("200 more than the 100 left: %+v", r)
+				}
+			})
 	}, time.Second)
 	env.RegisterDelayedCallback(func() {
 		v, err := env.QueryWorkflow(budget.QueryStatus)
@@ -79,14 +85,14 @@ func TestBudgetWorkflowReservesSettlesAndAlertsOnce(t *testing.T) {
 			granted++
 		}
 	}
-	if granted != 10 || results[10].Granted {
-		t.Errorf("granted %d of 11, want the first 10", granted)
+	if granted != 10 || results[10].Granted || results[10].Decision != budget.Held {
+		t.Errorf("granted %d of 11, want the first 10 and the eleventh held back: %+v", granted, results[10])
 	}
 	if fmt.Sprint(settled[7].NewAlerts, settled[8].NewAlerts) != "[80] [90]" {
 		t.Errorf("settled %+v", settled)
 	}
-	// 100 fired when the eleventh reservation was refused; 80 and 90 when spend crossed them.
-	if fmt.Sprint(alerts) != "[100 80 90]" {
+	// 80 and 90 fired when spend crossed them, 100 when a reservation no longer fit.
+	if fmt.Sprint(alerts) != "[80 90 100]" {
 		t.Errorf("alerts %v, want each threshold once", alerts)
 	}
 }

@@ -39,7 +39,14 @@ const (
 	ErrTypeProviderUnavailable = "ProviderUnavailable"
 	// ErrTypeBadConfig: a tenant setting cannot be used (an unknown time zone).
 	ErrTypeBadConfig = "BadConfig"
+	// ErrTypeBudgetHeld: the budget has room, but other calls hold it right now; the
+	// RetryPolicy asks again once some have settled.
+	ErrTypeBudgetHeld = "BudgetHeld"
 )
+
+// heldRetryDelay is how soon a reservation refused because others hold the budget is
+// tried again: about the time one LLM call takes to settle.
+const heldRetryDelay = 500 * time.Millisecond
 
 // Activities holds what report generation needs.
 type Activities struct {
@@ -219,8 +226,9 @@ type ReserveInput struct {
 }
 
 // Reserve holds the call's estimated cost in the tenant's budget workflow, starting that
-// workflow when it is not running (Update-With-Start). A refusal is a result, not an
-// error: the report stops before the call and says why.
+// workflow when it is not running (Update-With-Start). An exhausted budget is a result,
+// not an error: the report stops before the call and says why. A budget that other calls
+// hold for now is a retryable error, so the activity's RetryPolicy waits for them.
 func (a *Activities) Reserve(ctx context.Context, in ReserveInput) (budget.ReserveResult, error) {
 	limit, tz, err := a.budgetSettings(ctx, in.TenantID)
 	if err != nil {
@@ -232,14 +240,21 @@ func (a *Activities) Reserve(ctx context.Context, in ReserveInput) (budget.Reser
 		LimitMicros: limit, Timezone: tz,
 	}
 	var res budget.ReserveResult
-	if err := a.updateBudget(ctx, in.TenantID, limit, tz, in.ReservationID+"/reserve", budget.UpdateReserve, req, &res); err != nil {
+	// Each attempt is its own update: a Held answer must not be replayed to the retry.
+	updateID := fmt.Sprintf("%s/reserve/%d", in.ReservationID, activity.GetInfo(ctx).Attempt)
+	if err := a.updateBudget(ctx, in.TenantID, limit, tz, updateID, budget.UpdateReserve, req, &res); err != nil {
 		return budget.ReserveResult{}, err
 	}
 	if a.Metrics != nil {
 		a.Metrics.Budget(in.TenantID, res.Status.LimitMicros, res.Status.RemainingMicros)
-		if !res.Granted {
+		if res.Decision == budget.Exhausted {
 			a.Metrics.Rejected(in.TenantID, in.Model)
 		}
+	}
+	if res.Decision == budget.Held {
+		return budget.ReserveResult{}, temporal.NewApplicationErrorWithOptions(
+			"the AI budget is held by other calls in flight; asking again once they settle", ErrTypeBudgetHeld,
+			temporal.ApplicationErrorOptions{NextRetryDelay: heldRetryDelay})
 	}
 	return res, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/impactflow/impactflow/api"
 	"github.com/impactflow/impactflow/internal/config"
 	"github.com/impactflow/impactflow/internal/jobs"
+	"github.com/impactflow/impactflow/internal/llm"
 	"github.com/impactflow/impactflow/internal/metrics"
 	"github.com/impactflow/impactflow/internal/store"
 	"github.com/impactflow/impactflow/temporal"
@@ -68,7 +69,11 @@ func (p *platform) close() {
 }
 
 func (p *platform) startWorkers() (*workers.Workers, error) {
-	return workers.Start(workers.Deps{Client: p.temporal, Store: p.store})
+	d := workers.Deps{Client: p.temporal, Store: p.store}
+	// Reports: the live LLM when a key is set, else the offline extractive writer.
+	d.Writer, d.Prices, d.Metrics, d.Logger = reportWriter(p.cfg), p.cfg.LLMPrices, p.metrics, p.log
+	d.AIBudgetMicros, d.RedactionNames, d.RedactionAggressive = p.cfg.AIBudgetDefaultMicros, p.cfg.RedactionNames, p.cfg.RedactionAggressive
+	return workers.Start(d)
 }
 
 // serveAPI listens on HTTP_ADDR and serves the API until stop is called; stop lets running
@@ -78,6 +83,8 @@ func (p *platform) serveAPI() (stop func() error, err error) {
 		Handler: api.New(api.Deps{
 			Store: p.store, Jobs: p.jobs, Temporal: p.temporal, Redis: p.redis, Metrics: p.metrics,
 			Logger: p.log, MaxBodyBytes: p.cfg.MaxBodyBytes, MaxImportBytes: p.cfg.MaxImportBytes, Version: version,
+			Reports: api.ReportsConfig{Model: p.cfg.LLMModel, Offline: p.cfg.OpenAIAPIKey == "", Prices: p.cfg.LLMPrices,
+				DefaultLimitMicros: p.cfg.AIBudgetDefaultMicros},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -104,11 +111,20 @@ func (p *platform) serveAPI() (stop func() error, err error) {
 	}, nil
 }
 
+// reportWriter is the LLM writer reports use: the configured provider, or the offline
+// extractive writer without a key.
+func reportWriter(cfg config.Config) llm.Writer {
+	if cfg.OpenAIAPIKey == "" {
+		return llm.Offline{}
+	}
+	return llm.NewOpenAI(llm.OpenAIConfig{BaseURL: cfg.LLMBaseURL, APIKey: cfg.OpenAIAPIKey.Reveal(), Model: cfg.LLMModel, Prices: cfg.LLMPrices})
+}
+
 // providers says which external providers are live and which run offline, for the banner.
 func providers(cfg config.Config) [][2]string {
-	llm := "offline (extractive writer; set OPENAI_API_KEY for a live model)"
+	writer := "offline (extractive writer; set OPENAI_API_KEY for a live model)"
 	if cfg.OpenAIAPIKey != "" {
-		llm = "live: " + cfg.LLMModel + " at " + cfg.LLMBaseURL
+		writer = "live: " + cfg.LLMModel + " at " + cfg.LLMBaseURL
 	}
 	email := "offline (outbox in Postgres; set SENDGRID_API_KEY to send)"
 	if cfg.SendGridAPIKey != "" {
@@ -118,7 +134,7 @@ func providers(cfg config.Config) [][2]string {
 	if cfg.ClickHouseURL != "" {
 		ch = "server at " + redactURL(cfg.ClickHouseURL)
 	}
-	return [][2]string{{"LLM", llm}, {"email", email}, {"ClickHouse", ch}}
+	return [][2]string{{"LLM", writer}, {"email", email}, {"ClickHouse", ch}}
 }
 
 func redactURL(s string) string {

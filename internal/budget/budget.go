@@ -119,26 +119,43 @@ func (l *Ledger) Configure(limitMicros int64, timezone string) error {
 	return nil
 }
 
+// Decision is a reservation's outcome.
+type Decision string
+
+// The reservation outcomes.
+const (
+	// Granted: the amount is held for the call.
+	Granted Decision = "granted"
+	// Held: the amount would fit the budget, but not with other calls' reservations still
+	// held; asking again shortly, once some settle, can succeed.
+	Held Decision = "held"
+	// Exhausted: what is already spent leaves no room for the amount this period.
+	Exhausted Decision = "exhausted"
+)
+
 // Reserve holds micros for one call. It is granted only when spent, held and the new
 // reservation together stay within the limit, so concurrent reports can never commit more
-// than the budget. Reserving an ID again returns the first answer (retries are safe).
-func (l *Ledger) Reserve(id, jobID, model string, micros int64, now time.Time) (granted bool, err error) {
+// than the budget. Reserving an ID again returns Granted (retries are safe).
+func (l *Ledger) Reserve(id, jobID, model string, micros int64, now time.Time) (Decision, error) {
 	if err := l.roll(now); err != nil {
-		return false, err
+		return "", err
 	}
 	l.expire(now)
 	if _, ok := l.Reservations[id]; ok {
-		return true, nil
+		return Granted, nil
 	}
 	if micros < 0 {
-		return false, fmt.Errorf("reservation of %d micro-dollars", micros)
+		return "", fmt.Errorf("reservation of %d micro-dollars", micros)
+	}
+	if l.SpentMicros+micros > l.LimitMicros {
+		l.Rejected++
+		return Exhausted, nil
 	}
 	if l.SpentMicros+l.ReservedMicros()+micros > l.LimitMicros {
-		l.Rejected++
-		return false, nil
+		return Held, nil
 	}
 	l.Reservations[id] = Reservation{JobID: jobID, Model: model, Micros: micros, ExpiresAt: now.Add(ReservationTTL)}
-	return true, nil
+	return Granted, nil
 }
 
 // Settle replaces reservation id with what the call actually cost and returns the alert
@@ -156,10 +173,10 @@ func (l *Ledger) Settle(id string, actualMicros int64, now time.Time) (newAlerts
 	return l.crossed(), known, nil
 }
 
-// Exhausted records that a reservation was refused for lack of budget and returns true
-// the first time in the period, so that the 100% alert fires even when careful
+// MarkExhausted records that a reservation was refused for lack of budget and returns
+// true the first time in the period, so that the 100% alert fires even when careful
 // reservations kept the spend just under the limit.
-func (l *Ledger) Exhausted() bool {
+func (l *Ledger) MarkExhausted() bool {
 	for _, a := range l.Alerts {
 		if a == 100 {
 			return false

@@ -30,20 +30,23 @@ func TestReserveSettleAlertsAndRollover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := l.Reserve("r1", "job", "m", 600, now); !ok {
+	if d, _ := l.Reserve("r1", "job", "m", 600, now); d != Granted {
 		t.Fatal("r1 must be granted")
 	}
-	if ok, _ := l.Reserve("r1", "job", "m", 600, now); !ok || l.ReservedMicros() != 600 {
+	if d, _ := l.Reserve("r1", "job", "m", 600, now); d != Granted || l.ReservedMicros() != 600 {
 		t.Fatal("reserving the same ID again must be idempotent")
 	}
-	if ok, _ := l.Reserve("r2", "job", "m", 500, now); ok {
-		t.Fatal("r2 exceeds the budget with r1 held")
+	if d, _ := l.Reserve("r2", "job", "m", 500, now); d != Held {
+		t.Fatalf("r2 exceeds the budget with r1 held: %s", d)
+	}
+	if d, _ := l.Reserve("r2", "job", "m", 1001, now); d != Exhausted {
+		t.Fatalf("r2 exceeds the budget by itself: %s", d)
 	}
 	alerts, known, _ := l.Settle("r1", 850, now)
 	if !known || !slices.Equal(alerts, []int{80}) || l.SpentMicros != 850 || l.ReservedMicros() != 0 {
 		t.Fatalf("settle: alerts %v known %v spent %d", alerts, known, l.SpentMicros)
 	}
-	if ok, _ := l.Reserve("r3", "job", "m", 100, now); !ok {
+	if d, _ := l.Reserve("r3", "job", "m", 100, now); d != Granted {
 		t.Fatal("r3 fits")
 	}
 	alerts, _, _ = l.Settle("r3", 100, now)
@@ -58,7 +61,7 @@ func TestReserveSettleAlertsAndRollover(t *testing.T) {
 		t.Errorf("status of next month must show a fresh period without changing the ledger: %+v", s)
 	}
 	next := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-	if ok, _ := l.Reserve("r4", "job", "m", 1000, next); !ok || l.SpentMicros != 0 || len(l.Alerts) != 0 || !l.PeriodStart.Equal(next) {
+	if d, _ := l.Reserve("r4", "job", "m", 1000, next); d != Granted || l.SpentMicros != 0 || len(l.Alerts) != 0 || !l.PeriodStart.Equal(next) {
 		t.Errorf("June is a new period: %+v", l.Status(next))
 	}
 }
@@ -67,10 +70,10 @@ func TestReservationsExpire(t *testing.T) {
 	now := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
 	l, _ := New("acme", 1000, "UTC", now)
 	l.Reserve("r1", "job", "m", 1000, now)
-	if ok, _ := l.Reserve("r2", "job", "m", 1, now.Add(ReservationTTL-time.Second)); ok {
+	if d, _ := l.Reserve("r2", "job", "m", 1, now.Add(ReservationTTL-time.Second)); d != Held {
 		t.Fatal("r1 still holds the budget")
 	}
-	if ok, _ := l.Reserve("r2", "job", "m", 1, now.Add(ReservationTTL)); !ok {
+	if d, _ := l.Reserve("r2", "job", "m", 1, now.Add(ReservationTTL)); d != Granted {
 		t.Fatal("r1 has expired")
 	}
 }

@@ -44,8 +44,9 @@ type ReserveRequest struct {
 
 // ReserveResult says whether the reservation was granted, and the budget after it.
 type ReserveResult struct {
-	Granted bool   `json:"granted"`
-	Status  Status `json:"status"`
+	Granted  bool     `json:"granted"`
+	Decision Decision `json:"decision"`
+	Status   Status   `json:"status"`
 }
 
 // SettleRequest replaces reservation ID with the call's actual cost.

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/impactflow/impactflow/internal/llm"
 )
 
 // Secret is a setting that must never reach logs, errors or workflow payloads.
@@ -65,6 +67,12 @@ type Config struct {
 	LogFormat         string
 	DemoData          bool
 	DebugAddr         string
+
+	// AI reports (issue 3).
+	AIBudgetDefaultMicros int64
+	LLMPrices             llm.Prices
+	RedactionAggressive   bool
+	RedactionNames        []string
 }
 
 // Var describes one environment variable: the README's configuration table is this list.
@@ -99,6 +107,10 @@ func Vars() []Var {
 		{"LOG_FORMAT", "text", "text | json"},
 		{"IMPACTFLOW_DEMO_DATA", "true", "dev mode: load the demo data set through an import job on first start"},
 		{"DEBUG_ADDR", "", "when set (e.g. 127.0.0.1:6060), serve Go's pprof profiles there; keep it off public interfaces"},
+		{"AI_BUDGET_DEFAULT_USD", "100", "monthly AI budget of a tenant without its own limit, in US dollars"},
+		{"LLM_PRICES", "", "price overrides, dollars per million input/output tokens: `model=0.15/0.60,*=5/15` (`*` is the price of unlisted models)"},
+		{"REDACTION_AGGRESSIVE", "false", "true keeps people's names redacted in reports unless a tenant allows them"},
+		{"REDACTION_NAMES", "", "extra names (comma-separated) the redactor treats as people, on top of participant records"},
 	}
 }
 
@@ -188,6 +200,22 @@ func load(getenv func(string) string) (Config, error) {
 	if v := get("DEBUG_ADDR"); v != "" {
 		if c.DebugAddr, err = hostPort(v); err != nil {
 			return fail("DEBUG_ADDR", err.Error())
+		}
+	}
+	usd, perr := strconv.ParseFloat(get("AI_BUDGET_DEFAULT_USD"), 64)
+	if perr != nil || usd < 0 {
+		return fail("AI_BUDGET_DEFAULT_USD", "must be a non-negative number of dollars")
+	}
+	c.AIBudgetDefaultMicros = int64(usd * 1e6)
+	if c.LLMPrices, err = llm.ParsePrices(get("LLM_PRICES")); err != nil {
+		return fail("LLM_PRICES", err.Error())
+	}
+	if c.RedactionAggressive, err = strconv.ParseBool(get("REDACTION_AGGRESSIVE")); err != nil {
+		return fail("REDACTION_AGGRESSIVE", "must be true or false")
+	}
+	for _, n := range strings.Split(get("REDACTION_NAMES"), ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			c.RedactionNames = append(c.RedactionNames, n)
 		}
 	}
 	return c, nil

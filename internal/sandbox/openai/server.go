@@ -30,8 +30,9 @@ type Server struct {
 	apiKey  string
 	latency atomic.Int64
 
-	mu     sync.Mutex
-	script []Reply
+	mu      sync.Mutex
+	script  []Reply
+	prompts []string
 
 	requests  atomic.Int64
 	completed atomic.Int64
@@ -65,6 +66,25 @@ func (s *Server) next() (Reply, bool) {
 	r := s.script[0]
 	s.script = s.script[1:]
 	return r, true
+}
+
+// maxPrompts bounds how many prompts the sandbox keeps for Prompts.
+const maxPrompts = 1000
+
+func (s *Server) record(prompt string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.prompts) < maxPrompts {
+		s.prompts = append(s.prompts, prompt)
+	}
+}
+
+// Prompts returns the prompts received so far (the first 1000), so tests can check what
+// left the process.
+func (s *Server) Prompts() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string{}, s.prompts...)
 }
 
 type message struct {
@@ -109,6 +129,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var prompt strings.Builder
+	for _, m := range req.Messages {
+		prompt.WriteString(m.Content)
+	}
+	s.record(prompt.String())
 	reply, _ := s.next()
 	if reply.Status != 0 && reply.Status != http.StatusOK {
 		if reply.RetryAfter != "" {
@@ -126,10 +151,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		fail(w, reply.Status, kind, msg)
 		return
-	}
-	var prompt strings.Builder
-	for _, m := range req.Messages {
-		prompt.WriteString(m.Content)
 	}
 	content := reply.Content
 	if content == "" {
