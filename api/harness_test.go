@@ -37,6 +37,7 @@ var env struct {
 	jobs     *jobs.Service
 	api      *httptest.Server
 	keys     map[string]string // name → secret
+	workers  *workers.Workers
 }
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -74,19 +75,26 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer env.temporal.Close()
-	w, err := workers.Start(workers.Deps{Client: env.temporal, Store: env.store})
+	env.jobs = jobs.NewService(env.temporal, "default")
+	stopPartners, err := startPartners()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "partners:", err)
+		return 1
+	}
+	defer stopPartners()
+	env.workers, err = workers.Start(workers.Deps{Client: env.temporal, Store: env.store, Deliveries: partnerEnv.deps})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer w.Stop()
+	defer func() { env.workers.Stop() }()
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	defer rdb.Close()
 
-	env.jobs = jobs.NewService(env.temporal, "default")
 	env.api = httptest.NewServer(api.New(api.Deps{
 		Store: env.store, Jobs: env.jobs, Temporal: env.temporal, Redis: rdb, Metrics: reg, Logger: log,
 		MaxBodyBytes: 1 << 20, MaxImportBytes: 8 << 20, Version: "test",
+		SecretBox: partnerEnv.deps.Box, DeliveryAttemptTimeout: partnerEnv.deps.AttemptTimeout, DeliveryRetryMaxInterval: testRetryMaxInterval,
 	}))
 	defer env.api.Close()
 

@@ -24,6 +24,8 @@ type DeliveryInput struct {
 	AttemptTimeout time.Duration `json:"attempt_timeout"`
 	// Budget is how long to keep retrying; 0 means the partner's default (deliveryBudget).
 	Budget time.Duration `json:"budget"`
+	// RetryMaxInterval caps the backoff between send attempts; 0 means 10 minutes.
+	RetryMaxInterval time.Duration `json:"retry_max_interval,omitempty"`
 }
 
 // DeliveryResult is the partner's receipt.
@@ -69,12 +71,16 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryResult, e
 	if budget <= 0 {
 		budget = deliveryBudget(in.Partner)
 	}
+	maxInterval := in.RetryMaxInterval
+	if maxInterval <= 0 {
+		maxInterval = 10 * time.Minute
+	}
 	send := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:              itemporal.TaskQueuePartner(in.Partner),
 		StartToCloseTimeout:    attempt + 10*time.Second,
 		ScheduleToCloseTimeout: budget,
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute,
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: maxInterval,
 			NonRetryableErrorTypes: []string{deliveries.ErrTypeRejected, deliveries.ErrTypeUnauthorized,
 				deliveries.ErrTypeNoCredentials, deliveries.ErrTypeBadDelivery},
 		},

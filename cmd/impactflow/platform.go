@@ -15,8 +15,10 @@ import (
 
 	"github.com/impactflow/impactflow/api"
 	"github.com/impactflow/impactflow/internal/config"
+	"github.com/impactflow/impactflow/internal/connectors"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/metrics"
+	"github.com/impactflow/impactflow/internal/secrets"
 	"github.com/impactflow/impactflow/internal/store"
 	"github.com/impactflow/impactflow/temporal"
 	"github.com/impactflow/impactflow/workers"
@@ -31,11 +33,17 @@ type platform struct {
 	redis    *redis.Client
 	temporal client.Client
 	jobs     *jobs.Service
+
+	box         *secrets.Box                  // seals partner credentials; nil without IMPACTFLOW_SECRET_KEY
+	partnerURLs map[connectors.Partner]string // dev fills in sandboxes for the missing ones
 }
 
 func openPlatform(ctx context.Context, cfg config.Config, log *slog.Logger) (*platform, error) {
-	p := &platform{cfg: cfg, log: log, metrics: metrics.New()}
+	p := &platform{cfg: cfg, log: log, metrics: metrics.New(), partnerURLs: partnerURLs(cfg)}
 	var err error
+	if p.box, err = openSecretBox(cfg); err != nil {
+		return nil, err
+	}
 	if p.store, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
@@ -68,7 +76,7 @@ func (p *platform) close() {
 }
 
 func (p *platform) startWorkers() (*workers.Workers, error) {
-	return workers.Start(workers.Deps{Client: p.temporal, Store: p.store})
+	return workers.Start(workers.Deps{Client: p.temporal, Store: p.store, Deliveries: p.deliveryDeps()})
 }
 
 // serveAPI listens on HTTP_ADDR and serves the API until stop is called; stop lets running
@@ -78,6 +86,7 @@ func (p *platform) serveAPI() (stop func() error, err error) {
 		Handler: api.New(api.Deps{
 			Store: p.store, Jobs: p.jobs, Temporal: p.temporal, Redis: p.redis, Metrics: p.metrics,
 			Logger: p.log, MaxBodyBytes: p.cfg.MaxBodyBytes, MaxImportBytes: p.cfg.MaxImportBytes, Version: version,
+			SecretBox: p.box, DeliveryAttemptTimeout: p.cfg.DeliveryAttemptTimeout,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -118,7 +127,11 @@ func providers(cfg config.Config) [][2]string {
 	if cfg.ClickHouseURL != "" {
 		ch = "server at " + redactURL(cfg.ClickHouseURL)
 	}
-	return [][2]string{{"LLM", llm}, {"email", email}, {"ClickHouse", ch}}
+	partnersLine := "local sandboxes (set BENEVITY_URL, GOODERA_URL, WORKDAY_URL for the real APIs)"
+	if len(cfg.PartnerURLs) > 0 {
+		partnersLine = fmt.Sprintf("%d live, the rest local sandboxes", len(cfg.PartnerURLs))
+	}
+	return [][2]string{{"LLM", llm}, {"email", email}, {"ClickHouse", ch}, {"partners", partnersLine}}
 }
 
 func redactURL(s string) string {

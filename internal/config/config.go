@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/impactflow/impactflow/internal/secrets"
 )
 
 // Secret is a setting that must never reach logs, errors or workflow payloads.
@@ -65,6 +67,11 @@ type Config struct {
 	LogFormat         string
 	DemoData          bool
 	DebugAddr         string
+
+	// Partner deliveries.
+	PartnerURLs            map[string]string // partner → base URL; a missing one means its sandbox (dev) or unconfigured
+	GooderaRequestsPerMin  int
+	DeliveryAttemptTimeout time.Duration
 }
 
 // Var describes one environment variable: the README's configuration table is this list.
@@ -99,6 +106,11 @@ func Vars() []Var {
 		{"LOG_FORMAT", "text", "text | json"},
 		{"IMPACTFLOW_DEMO_DATA", "true", "dev mode: load the demo data set through an import job on first start"},
 		{"DEBUG_ADDR", "", "when set (e.g. 127.0.0.1:6060), serve Go's pprof profiles there; keep it off public interfaces"},
+		{"BENEVITY_URL", "", "Benevity API base URL; when empty `dev` starts the local Benevity sandbox"},
+		{"GOODERA_URL", "", "Goodera API base URL; when empty `dev` starts the local Goodera sandbox"},
+		{"WORKDAY_URL", "", "Workday base URL (SOAP and REST); when empty `dev` starts the local Workday sandbox"},
+		{"GOODERA_REQUESTS_PER_MINUTE", "100", "Goodera's rate limit, enforced by the Temporal task queue of Goodera sends across all workers"},
+		{"DELIVERY_ATTEMPT_TIMEOUT", "30s", "how long one HTTP exchange with a partner may take before the attempt fails and is retried"},
 	}
 }
 
@@ -188,6 +200,30 @@ func load(getenv func(string) string) (Config, error) {
 	if v := get("DEBUG_ADDR"); v != "" {
 		if c.DebugAddr, err = hostPort(v); err != nil {
 			return fail("DEBUG_ADDR", err.Error())
+		}
+	}
+	c.PartnerURLs = map[string]string{}
+	for _, p := range [][2]string{{"benevity", "BENEVITY_URL"}, {"goodera", "GOODERA_URL"}, {"workday", "WORKDAY_URL"}} {
+		v := get(p[1])
+		if v == "" {
+			continue
+		}
+		if u, perr := url.Parse(v); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fail(p[1], "must be an http(s) URL")
+		}
+		c.PartnerURLs[p[0]] = strings.TrimRight(v, "/")
+	}
+	n, err := positiveInt(get("GOODERA_REQUESTS_PER_MINUTE"))
+	if err != nil {
+		return fail("GOODERA_REQUESTS_PER_MINUTE", err.Error())
+	}
+	c.GooderaRequestsPerMin = int(n)
+	if c.DeliveryAttemptTimeout, err = time.ParseDuration(get("DELIVERY_ATTEMPT_TIMEOUT")); err != nil || c.DeliveryAttemptTimeout < time.Second || c.DeliveryAttemptTimeout > 10*time.Minute {
+		return fail("DELIVERY_ATTEMPT_TIMEOUT", "must be a duration between 1s and 10m, e.g. 30s")
+	}
+	if c.SecretKey != "" {
+		if _, kerr := secrets.Parse(c.SecretKey.Reveal()); kerr != nil {
+			return fail("IMPACTFLOW_SECRET_KEY", "must be a base64 32-byte key, or id:key,id:key for a rotation ("+kerr.Error()+")")
 		}
 	}
 	return c, nil

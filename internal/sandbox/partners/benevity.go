@@ -154,7 +154,15 @@ func (r benevityReport) validate() string {
 	if msg := validPeriod(r.Period.From, r.Period.To); msg != "" {
 		return "reportingPeriod: " + msg
 	}
+	from, _ := time.Parse(time.DateOnly, r.Period.From)
+	to, _ := time.Parse(time.DateOnly, r.Period.To)
+	days := to.Sub(from).Hours()/24 + 1
 	for i, c := range r.Causes {
+		// Benevity's plausibility check: nobody volunteers more than 24 hours a day.
+		if c.ParticipantCount > 0 && c.VolunteerHours > 24*days*float64(c.ParticipantCount) {
+			return fmt.Sprintf("causes[%d].volunteerHours (%g) exceeds 24 hours a day for %d participants over %g days",
+				i, c.VolunteerHours, c.ParticipantCount, days)
+		}
 		switch {
 		case c.ProgramCode == "":
 			return fmt.Sprintf("causes[%d].programCode is required", i)
