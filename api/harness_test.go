@@ -41,6 +41,9 @@ var env struct {
 	keys     map[string]string // name → secret
 	llm      *openaisandbox.Server
 	metrics  *metrics.Registry
+	workers  *workers.Workers
+	// workerDeps is what env.workers were started with; tests that restart workers reuse it.
+	workerDeps workers.Deps
 }
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -85,22 +88,31 @@ func run(m *testing.M) int {
 	prices := llm.DefaultPrices()
 	prices.Models[budgetTestModel] = llm.Price{InputPerMillion: 0, OutputPerMillion: 1000}
 	env.metrics = reg
-	w, err := workers.Start(workers.Deps{Client: env.temporal, Store: env.store,
+	env.jobs = jobs.NewService(env.temporal, "default")
+	stopPartners, err := startPartners()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "partners:", err)
+		return 1
+	}
+	defer stopPartners()
+	env.workerDeps = workers.Deps{Client: env.temporal, Store: env.store,
 		Writer: llm.NewOpenAI(llm.OpenAIConfig{BaseURL: llmSrv.URL + "/v1", APIKey: "sk-sandbox", Model: "gpt-4o-mini", Prices: prices}),
-		Prices: prices, Metrics: reg, Logger: log})
+		Prices: prices, Metrics: reg, Logger: log,
+		Deliveries: partnerEnv.deps}
+	env.workers, err = workers.Start(env.workerDeps)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer w.Stop()
+	defer func() { env.workers.Stop() }()
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	defer rdb.Close()
 
-	env.jobs = jobs.NewService(env.temporal, "default")
 	env.api = httptest.NewServer(api.New(api.Deps{
 		Store: env.store, Jobs: env.jobs, Temporal: env.temporal, Redis: rdb, Metrics: reg, Logger: log,
 		MaxBodyBytes: 1 << 20, MaxImportBytes: 8 << 20, Version: "test",
-		Reports: api.ReportsConfig{Model: "gpt-4o-mini", Prices: prices},
+		Reports:   api.ReportsConfig{Model: "gpt-4o-mini", Prices: prices},
+		SecretBox: partnerEnv.deps.Box, DeliveryAttemptTimeout: partnerEnv.deps.AttemptTimeout, DeliveryRetryMaxInterval: testRetryMaxInterval,
 	}))
 	defer env.api.Close()
 

@@ -16,6 +16,8 @@ type operation struct {
 	Body      string // schema name of the JSON body; "upload" for an import file
 	Responses map[int]string
 	Headers   []param // request headers the route reads
+	// IdempotencyKey says the route reads an Idempotency-Key header (uploads always do).
+	IdempotencyKey bool
 }
 
 type param struct {
@@ -95,7 +97,7 @@ func schemas() obj {
 	apiKey := props(nil, obj{"id": str, "tenant_id": str, "name": str, "prefix": str, "role": str,
 		"created_at": stamp, "revoked_at": nullable(stamp), "last_used_at": nullable(stamp)})
 	dep := props(nil, obj{"status": str, "latency_ms": number, "error": str})
-	return obj{
+	all := obj{
 		"Error":            props([]string{"error"}, obj{"error": errorPayload}),
 		"Job":              job,
 		"JobPage":          props(nil, obj{"jobs": obj{"type": "array", "items": ref("Job")}, "next_page_token": str}),
@@ -122,6 +124,10 @@ func schemas() obj {
 		"Object": anyObj,
 		"Text":   str,
 	}
+	for name, schema := range deliverySchemas() {
+		all[name] = schema
+	}
+	return all
 }
 
 // openAPIDocument builds the OpenAPI 3 document from the route table.
@@ -144,7 +150,7 @@ func (s *Server) openAPIDocument() obj {
 		for _, q := range r.doc.Query {
 			params = append(params, obj{"name": q.Name, "in": "query", "description": q.Description, "schema": obj{"type": q.Type}})
 		}
-		if r.upload { // the job-starting POSTs; jobID() reads the header
+		if r.upload || r.doc.IdempotencyKey { // the job-starting POSTs; jobID() reads the header
 			params = append(params, obj{"name": "Idempotency-Key", "in": "header", "schema": str,
 				"description": "a retried request with the same key returns the same job instead of starting a second"})
 		}

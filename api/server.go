@@ -6,13 +6,16 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 
+	"github.com/impactflow/impactflow/activities/deliveries"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/metrics"
+	"github.com/impactflow/impactflow/internal/secrets"
 	"github.com/impactflow/impactflow/internal/store"
 )
 
@@ -28,6 +31,13 @@ type Deps struct {
 	MaxImportBytes int64
 	Version        string
 	Reports        ReportsConfig
+
+	// SecretBox seals partner credentials (nil: PUT /v1/impact-in/partners answers 503).
+	SecretBox *secrets.Box
+	// DeliveryAttemptTimeout bounds one send attempt of a delivery.
+	DeliveryAttemptTimeout time.Duration
+	// DeliveryRetryMaxInterval caps the backoff between send attempts (0: 10 minutes).
+	DeliveryRetryMaxInterval time.Duration
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -43,6 +53,11 @@ type Server struct {
 	maxImportBytes int64
 	version        string
 	reports        ReportsConfig
+
+	secretBox              *secrets.Box
+	deliveryAttemptTimeout time.Duration
+	deliveryRetryMax       time.Duration
+	replayer               *deliveries.Replayer
 }
 
 // New returns the API as an http.Handler.
@@ -51,6 +66,8 @@ func New(d Deps) http.Handler {
 		store: d.Store, jobs: d.Jobs, temporal: d.Temporal, redis: d.Redis, metrics: d.Metrics,
 		log: d.Logger, keys: newKeyCache(), maxBodyBytes: d.MaxBodyBytes, maxImportBytes: d.MaxImportBytes,
 		version: d.Version, reports: d.Reports,
+		secretBox: d.SecretBox, deliveryAttemptTimeout: d.DeliveryAttemptTimeout, deliveryRetryMax: d.DeliveryRetryMaxInterval,
+		replayer: &deliveries.Replayer{Store: d.Store, Jobs: d.Jobs},
 	}
 	return s.engine()
 }
@@ -93,6 +110,14 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/gen-reports/generate", role: store.RoleOperator, handler: s.generateReport, doc: docGenerateReport},
 		{method: "GET", path: "/v1/gen-reports/cost-summary", role: store.RoleViewer, handler: s.costSummary, doc: docCostSummary},
 		{method: "GET", path: "/v1/gen-reports/:id", role: store.RoleViewer, handler: s.getReport, doc: docGetReport},
+		{method: "PUT", path: "/v1/impact-in/partners/:partner", role: store.RoleAdmin, handler: s.putPartner, doc: docPutPartner},
+		{method: "POST", path: "/v1/impact-in/deliveries", role: store.RoleOperator, handler: s.createDelivery, doc: docCreateDelivery},
+		{method: "GET", path: "/v1/impact-in/deliveries", role: store.RoleViewer, handler: s.listDeliveries, doc: docListDeliveries},
+		{method: "GET", path: "/v1/impact-in/deliveries/:id", role: store.RoleViewer, handler: s.getDelivery, doc: docGetDelivery},
+		{method: "POST", path: "/v1/impact-in/deliveries/:id/replay", role: store.RoleOperator, handler: s.replayDelivery, doc: docReplayDelivery},
+		{method: "POST", path: "/v1/impact-in/deliveries/bulk-replay", role: store.RoleOperator, handler: s.bulkReplay, doc: docBulkReplay},
+		{method: "POST", path: "/v1/impact-in/deliveries/retry-all-failed", role: store.RoleOperator, handler: s.retryAllFailed, doc: docRetryAllFailed},
+		{method: "GET", path: "/v1/impact-in/stats", role: store.RoleViewer, handler: s.deliveryStats, doc: docDeliveryStats},
 	}
 }
 

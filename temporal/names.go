@@ -32,12 +32,23 @@ var (
 	SearchAttrTenantID = sdktemporal.NewSearchAttributeKeyKeyword("TenantId")
 	// SearchAttrJobKind is the job kind (import, report, delivery, ...).
 	SearchAttrJobKind = sdktemporal.NewSearchAttributeKeyKeyword("JobKind")
+	// SearchAttrPartner is the partner a delivery goes to (benevity, goodera, workday).
+	SearchAttrPartner = sdktemporal.NewSearchAttributeKeyKeyword("Partner")
+	// SearchAttrDeliveryStatus is a delivery's status (in_progress, delivered, failed),
+	// upserted by DeliveryWorkflow as it goes.
+	SearchAttrDeliveryStatus = sdktemporal.NewSearchAttributeKeyKeyword("DeliveryStatus")
 )
+
+// TaskQueuePartner is the queue on which sends to one partner run, so that the partner's
+// rate limit is a worker option on that queue (e.g. impactflow-partner-goodera).
+func TaskQueuePartner(partner string) string { return "impactflow-partner-" + partner }
 
 // SearchAttributes is the full set registered on the namespace at start, idempotently.
 func SearchAttributes() map[string]enumspb.IndexedValueType {
 	return map[string]enumspb.IndexedValueType{
-		SearchAttrTenantID.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		SearchAttrJobKind.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchAttrTenantID.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchAttrJobKind.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchAttrPartner.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchAttrDeliveryStatus.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	}
 }

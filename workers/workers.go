@@ -3,19 +3,25 @@
 package workers
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/impactflow/impactflow/activities/deliveries"
 	"github.com/impactflow/impactflow/activities/imports"
 	"github.com/impactflow/impactflow/activities/reports"
 	"github.com/impactflow/impactflow/internal/budget"
+	"github.com/impactflow/impactflow/internal/connectors"
+	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/llm"
 	"github.com/impactflow/impactflow/internal/metrics"
+	"github.com/impactflow/impactflow/internal/secrets"
 	"github.com/impactflow/impactflow/internal/store"
 	"github.com/impactflow/impactflow/temporal"
 	"github.com/impactflow/impactflow/workflows"
@@ -35,6 +41,23 @@ type Deps struct {
 	RedactionNames      []string
 	RedactionAggressive bool
 	Logger              *slog.Logger
+	Deliveries          DeliveryDeps
+}
+
+// DeliveryDeps configures the delivery workers.
+type DeliveryDeps struct {
+	Box  *secrets.Box                  // nil: sends fail with a clear NoCredentials error
+	URLs map[connectors.Partner]string // the platform's URL per partner
+	Jobs *jobs.Service                 // resets workflows for replays
+	HTTP *http.Client
+	// AttemptTimeout bounds one HTTP exchange with a partner.
+	AttemptTimeout time.Duration
+	// GooderaLimit requests per GooderaWindow (100 a minute): Goodera's limit, enforced by
+	// the Temporal task queue of Goodera sends across every worker.
+	GooderaLimit  int
+	GooderaWindow time.Duration
+	// BeforeSend, when set, runs before each send (tests stop a worker mid-send with it).
+	BeforeSend func(ctx context.Context, deliveryID string)
 }
 
 // stopTimeout is how long a stopping worker lets running activities finish before
@@ -60,6 +83,7 @@ func Start(d Deps) (*Workers, error) {
 	w.all = append(w.all, imp)
 
 	w.all = append(w.all, reportsWorker(d))
+	w.all = append(w.all, deliveryWorkers(d)...)
 
 	for _, each := range w.all {
 		if err := each.Start(); err != nil {
@@ -100,4 +124,58 @@ func (w *Workers) Stop() {
 	for _, each := range w.all {
 		each.Stop()
 	}
+}
+
+// deliveryWorkers run DeliveryWorkflow and the replay batch on the deliveries queue, and
+// each partner's sends on that partner's own queue, where the partner's rate limit is a
+// task-queue option: the server hands out at most that many send tasks a second to all
+// workers of the queue together.
+func deliveryWorkers(d Deps) []worker.Worker {
+	dd := d.Deliveries
+	hc := dd.HTTP
+	if hc == nil {
+		hc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}
+	}
+	acts := &deliveries.Activities{
+		Store: d.Store, Box: dd.Box, URLs: dd.URLs, HTTP: hc, AttemptTimeout: dd.AttemptTimeout, BeforeSend: dd.BeforeSend,
+		Replayer: &deliveries.Replayer{Store: d.Store, Jobs: dd.Jobs},
+	}
+	main := worker.New(d.Client, temporal.TaskQueueDeliveries, worker.Options{WorkerStopTimeout: stopTimeout})
+	main.RegisterWorkflow(workflows.DeliveryWorkflow)
+	main.RegisterWorkflow(workflows.ReplayBatchWorkflow)
+	main.RegisterActivity(acts)
+	out := []worker.Worker{main}
+	for _, p := range connectors.Partners {
+		opts := worker.Options{
+			WorkerStopTimeout: stopTimeout,
+			// Sends wait on the network, not the CPU.
+			MaxConcurrentActivityExecutionSize: 200,
+		}
+		if p == connectors.Goodera {
+			opts.TaskQueueActivitiesPerSecond = GooderaRate(dd.GooderaLimit, dd.GooderaWindow)
+		}
+		pw := worker.New(d.Client, temporal.TaskQueuePartner(string(p)), opts)
+		pw.RegisterActivity(acts.Send)
+		out = append(out, pw)
+	}
+	return out
+}
+
+// GooderaRate is the task-queue rate (sends a second) that keeps Goodera's sandbox or API
+// at or under limit requests in any window. The server's limiter lets a small burst
+// through on top of the rate (a second's worth, at least one task per queue partition,
+// four by default), and a revoked OAuth token costs a send one extra request, so 5% of the
+// limit and four tasks are kept free.
+func GooderaRate(limit int, window time.Duration) float64 {
+	if limit <= 0 {
+		limit = 100
+	}
+	if window <= 0 {
+		window = time.Minute
+	}
+	free := float64(limit)*0.95 - 4
+	if free < 1 {
+		free = 1
+	}
+	return free / (window + time.Second).Seconds()
 }

@@ -25,6 +25,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r.RegisterWorkflow(ImportWorkflow)
 			r.RegisterWorkflow(ReportWorkflow)
 			r.RegisterWorkflow(BudgetWorkflow)
+			r.RegisterWorkflow(DeliveryWorkflow)
+			r.RegisterWorkflow(ReplayBatchWorkflow)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
 				t.Fatalf("replay %s: %v", file, err)
 			}

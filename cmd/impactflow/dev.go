@@ -44,6 +44,9 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 	}()
 
+	if cfg.SecretKey, err = devSecretKey(cfg); err != nil {
+		return err
+	}
 	p, err := openPlatform(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -54,6 +57,11 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	stopSandboxes, err := startDevSandboxes(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer stopSandboxes()
 	w, err := p.startWorkers()
 	if err != nil {
 		return err

@@ -15,9 +15,11 @@ import (
 
 	"github.com/impactflow/impactflow/api"
 	"github.com/impactflow/impactflow/internal/config"
+	"github.com/impactflow/impactflow/internal/connectors"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/llm"
 	"github.com/impactflow/impactflow/internal/metrics"
+	"github.com/impactflow/impactflow/internal/secrets"
 	"github.com/impactflow/impactflow/internal/store"
 	"github.com/impactflow/impactflow/temporal"
 	"github.com/impactflow/impactflow/workers"
@@ -32,11 +34,17 @@ type platform struct {
 	redis    *redis.Client
 	temporal client.Client
 	jobs     *jobs.Service
+
+	box         *secrets.Box                  // seals partner credentials; nil without IMPACTFLOW_SECRET_KEY
+	partnerURLs map[connectors.Partner]string // dev fills in sandboxes for the missing ones
 }
 
 func openPlatform(ctx context.Context, cfg config.Config, log *slog.Logger) (*platform, error) {
-	p := &platform{cfg: cfg, log: log, metrics: metrics.New()}
+	p := &platform{cfg: cfg, log: log, metrics: metrics.New(), partnerURLs: partnerURLs(cfg)}
 	var err error
+	if p.box, err = openSecretBox(cfg); err != nil {
+		return nil, err
+	}
 	if p.store, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
@@ -73,6 +81,7 @@ func (p *platform) startWorkers() (*workers.Workers, error) {
 	// Reports: the live LLM when a key is set, else the offline extractive writer.
 	d.Writer, d.Prices, d.Metrics, d.Logger = reportWriter(p.cfg), p.cfg.LLMPrices, p.metrics, p.log
 	d.AIBudgetMicros, d.RedactionNames, d.RedactionAggressive = p.cfg.AIBudgetDefaultMicros, p.cfg.RedactionNames, p.cfg.RedactionAggressive
+	d.Deliveries = p.deliveryDeps()
 	return workers.Start(d)
 }
 
@@ -85,6 +94,7 @@ func (p *platform) serveAPI() (stop func() error, err error) {
 			Logger: p.log, MaxBodyBytes: p.cfg.MaxBodyBytes, MaxImportBytes: p.cfg.MaxImportBytes, Version: version,
 			Reports: api.ReportsConfig{Model: p.cfg.LLMModel, Offline: p.cfg.OpenAIAPIKey == "", Prices: p.cfg.LLMPrices,
 				DefaultLimitMicros: p.cfg.AIBudgetDefaultMicros},
+			SecretBox: p.box, DeliveryAttemptTimeout: p.cfg.DeliveryAttemptTimeout,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -134,7 +144,11 @@ func providers(cfg config.Config) [][2]string {
 	if cfg.ClickHouseURL != "" {
 		ch = "server at " + redactURL(cfg.ClickHouseURL)
 	}
-	return [][2]string{{"LLM", writer}, {"email", email}, {"ClickHouse", ch}}
+	partnersLine := "local sandboxes (set BENEVITY_URL, GOODERA_URL, WORKDAY_URL for the real APIs)"
+	if len(cfg.PartnerURLs) > 0 {
+		partnersLine = fmt.Sprintf("%d live, the rest local sandboxes", len(cfg.PartnerURLs))
+	}
+	return [][2]string{{"LLM", writer}, {"email", email}, {"ClickHouse", ch}, {"partners", partnersLine}}
 }
 
 func redactURL(s string) string {

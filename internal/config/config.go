@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/impactflow/impactflow/internal/llm"
+	"github.com/impactflow/impactflow/internal/secrets"
 )
 
 // Secret is a setting that must never reach logs, errors or workflow payloads.
@@ -73,6 +74,10 @@ type Config struct {
 	LLMPrices             llm.Prices
 	RedactionAggressive   bool
 	RedactionNames        []string
+	// Partner deliveries.
+	PartnerURLs            map[string]string // partner → base URL; a missing one means its sandbox (dev) or unconfigured
+	GooderaRequestsPerMin  int
+	DeliveryAttemptTimeout time.Duration
 }
 
 // Var describes one environment variable: the README's configuration table is this list.
@@ -111,6 +116,11 @@ func Vars() []Var {
 		{"LLM_PRICES", "", "price overrides, dollars per million input/output tokens: `model=0.15/0.60,*=5/15` (`*` is the price of unlisted models)"},
 		{"REDACTION_AGGRESSIVE", "false", "true keeps people's names redacted in reports unless a tenant allows them"},
 		{"REDACTION_NAMES", "", "extra names (comma-separated) the redactor treats as people, on top of participant records"},
+		{"BENEVITY_URL", "", "Benevity API base URL; when empty `dev` starts the local Benevity sandbox"},
+		{"GOODERA_URL", "", "Goodera API base URL; when empty `dev` starts the local Goodera sandbox"},
+		{"WORKDAY_URL", "", "Workday base URL (SOAP and REST); when empty `dev` starts the local Workday sandbox"},
+		{"GOODERA_REQUESTS_PER_MINUTE", "100", "Goodera's rate limit, enforced by the Temporal task queue of Goodera sends across all workers"},
+		{"DELIVERY_ATTEMPT_TIMEOUT", "30s", "how long one HTTP exchange with a partner may take before the attempt fails and is retried"},
 	}
 }
 
@@ -216,6 +226,30 @@ func load(getenv func(string) string) (Config, error) {
 	for _, n := range strings.Split(get("REDACTION_NAMES"), ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			c.RedactionNames = append(c.RedactionNames, n)
+		}
+	}
+	c.PartnerURLs = map[string]string{}
+	for _, p := range [][2]string{{"benevity", "BENEVITY_URL"}, {"goodera", "GOODERA_URL"}, {"workday", "WORKDAY_URL"}} {
+		v := get(p[1])
+		if v == "" {
+			continue
+		}
+		if u, perr := url.Parse(v); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fail(p[1], "must be an http(s) URL")
+		}
+		c.PartnerURLs[p[0]] = strings.TrimRight(v, "/")
+	}
+	n, err := positiveInt(get("GOODERA_REQUESTS_PER_MINUTE"))
+	if err != nil {
+		return fail("GOODERA_REQUESTS_PER_MINUTE", err.Error())
+	}
+	c.GooderaRequestsPerMin = int(n)
+	if c.DeliveryAttemptTimeout, err = time.ParseDuration(get("DELIVERY_ATTEMPT_TIMEOUT")); err != nil || c.DeliveryAttemptTimeout < time.Second || c.DeliveryAttemptTimeout > 10*time.Minute {
+		return fail("DELIVERY_ATTEMPT_TIMEOUT", "must be a duration between 1s and 10m, e.g. 30s")
+	}
+	if c.SecretKey != "" {
+		if _, kerr := secrets.Parse(c.SecretKey.Reveal()); kerr != nil {
+			return fail("IMPACTFLOW_SECRET_KEY", "must be a base64 32-byte key, or id:key,id:key for a rotation ("+kerr.Error()+")")
 		}
 	}
 	return c, nil

@@ -18,10 +18,12 @@ const (
 	KindDelivery       Kind = "delivery"
 	KindNotification   Kind = "notification"
 	KindClickHouseSync Kind = "clickhouse_sync"
+	// KindDeliveryReplay is a bulk replay or retry-all-failed of deliveries.
+	KindDeliveryReplay Kind = "delivery_replay"
 )
 
 // Kinds lists every kind the jobs API accepts as a filter.
-var Kinds = []Kind{KindImport, KindReport, KindDelivery, KindNotification, KindClickHouseSync}
+var Kinds = []Kind{KindImport, KindReport, KindDelivery, KindNotification, KindClickHouseSync, KindDeliveryReplay}
 
 // Valid reports whether k is a known kind.
 func (k Kind) Valid() bool {
