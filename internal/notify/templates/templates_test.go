@@ -99,4 +99,3 @@ func TestRenderPlainEscapesBody(t *testing.T) {
 		t.Fatalf("not escaped:\n%s", r.HTML)
 	}
 }
-
