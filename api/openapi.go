@@ -15,6 +15,8 @@ type operation struct {
 	Query     []param
 	Body      string // schema name of the JSON body; "upload" for an import file
 	Responses map[int]string
+	// Idempotent says the route reads the Idempotency-Key header.
+	Idempotent bool
 }
 
 type param struct {
@@ -94,7 +96,7 @@ func schemas() obj {
 	apiKey := props(nil, obj{"id": str, "tenant_id": str, "name": str, "prefix": str, "role": str,
 		"created_at": stamp, "revoked_at": nullable(stamp), "last_used_at": nullable(stamp)})
 	dep := props(nil, obj{"status": str, "latency_ms": number, "error": str})
-	return obj{
+	all := obj{
 		"Error":            props([]string{"error"}, obj{"error": errorPayload}),
 		"Job":              job,
 		"JobPage":          props(nil, obj{"jobs": obj{"type": "array", "items": ref("Job")}, "next_page_token": str}),
@@ -121,6 +123,10 @@ func schemas() obj {
 		"Object": anyObj,
 		"Text":   str,
 	}
+	for k, v := range notificationSchemas() {
+		all[k] = v
+	}
+	return all
 }
 
 // openAPIDocument builds the OpenAPI 3 document from the route table.
@@ -143,7 +149,7 @@ func (s *Server) openAPIDocument() obj {
 		for _, q := range r.doc.Query {
 			params = append(params, obj{"name": q.Name, "in": "query", "description": q.Description, "schema": obj{"type": q.Type}})
 		}
-		if r.upload { // the job-starting POSTs; jobID() reads the header
+		if r.upload || r.doc.Idempotent { // the job-starting POSTs; jobID() reads the header
 			params = append(params, obj{"name": "Idempotency-Key", "in": "header", "schema": str,
 				"description": "a retried request with the same key returns the same job instead of starting a second"})
 		}
@@ -159,6 +165,8 @@ func (s *Server) openAPIDocument() obj {
 				"application/x-ndjson": obj{"schema": obj{"type": "string", "description": "one " + row + " JSON object per line"}},
 				"application/json":     obj{"schema": obj{"type": "array", "items": ref(row)}},
 			}}
+		} else if form, ok := strings.CutPrefix(r.doc.Body, "form:"); ok {
+			op["requestBody"] = obj{"required": true, "content": obj{"application/x-www-form-urlencoded": obj{"schema": ref(form)}}}
 		} else if r.doc.Body != "" {
 			op["requestBody"] = obj{"required": true, "content": obj{"application/json": obj{"schema": ref(r.doc.Body)}}}
 		}

@@ -27,6 +27,7 @@ type Deps struct {
 	MaxBodyBytes   int64
 	MaxImportBytes int64
 	Version        string
+	Notifications  Notifications
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -41,6 +42,7 @@ type Server struct {
 	maxBodyBytes   int64
 	maxImportBytes int64
 	version        string
+	notify         Notifications
 }
 
 // New returns the API as an http.Handler.
@@ -48,7 +50,7 @@ func New(d Deps) http.Handler {
 	s := &Server{
 		store: d.Store, jobs: d.Jobs, temporal: d.Temporal, redis: d.Redis, metrics: d.Metrics,
 		log: d.Logger, keys: newKeyCache(), maxBodyBytes: d.MaxBodyBytes, maxImportBytes: d.MaxImportBytes,
-		version: d.Version,
+		version: d.Version, notify: d.Notifications,
 	}
 	return s.engine()
 }
@@ -87,6 +89,26 @@ func (s *Server) routes() []route {
 
 		{method: "POST", path: "/v1/impact-events", role: store.RoleOperator, upload: true, handler: s.importEvents, doc: docImportEvents},
 		{method: "POST", path: "/v1/evidence", role: store.RoleOperator, upload: true, handler: s.importEvidence, doc: docImportEvidence},
+
+		{method: "POST", path: "/v1/notifications/send", role: store.RoleOperator, handler: s.notifySend, doc: docNotifySend},
+		{method: "POST", path: "/v1/notifications/schedule", role: store.RoleOperator, handler: s.notifySchedule, doc: docNotifySchedule},
+		{method: "DELETE", path: "/v1/notifications/:id/cancel", role: store.RoleOperator, handler: s.notifyCancel, doc: docNotifyCancel},
+		{method: "GET", path: "/v1/notifications/history", role: store.RoleViewer, handler: s.notifyHistory, doc: docNotifyHistory},
+		{method: "GET", path: "/v1/notifications/quota", role: store.RoleViewer, handler: s.notifyQuota, doc: docNotifyQuota},
+		{method: "PUT", path: "/v1/notifications/quota/:channel", role: store.RoleAdmin, handler: s.notifySetQuota, doc: docNotifySetQuota},
+		{method: "GET", path: "/v1/notifications/templates/:name/preview", role: store.RoleViewer, handler: s.notifyPreview, doc: docNotifyPreview},
+		{method: "GET", path: "/v1/notifications/schedules", role: store.RoleViewer, handler: s.listSchedules, doc: docListSchedules},
+		{method: "GET", path: "/v1/notifications/schedules/:id", role: store.RoleViewer, handler: s.getSchedule, doc: docGetSchedule},
+		{method: "POST", path: "/v1/notifications/schedules/:id/pause", role: store.RoleOperator, handler: s.pauseSchedule, doc: docPauseSchedule},
+		{method: "POST", path: "/v1/notifications/schedules/:id/resume", role: store.RoleOperator, handler: s.resumeSchedule, doc: docResumeSchedule},
+		{method: "POST", path: "/v1/notifications/schedules/:id/trigger", role: store.RoleOperator, handler: s.triggerSchedule, doc: docTriggerSchedule},
+		{method: "GET", path: "/v1/notifications/rules", role: store.RoleViewer, handler: s.listRules, doc: docListRules},
+		{method: "POST", path: "/v1/notifications/rules", role: store.RoleAdmin, handler: s.createRule, doc: docCreateRule},
+		{method: "DELETE", path: "/v1/notifications/rules/:id", role: store.RoleAdmin, handler: s.deleteRule, doc: docDeleteRule},
+		{method: "GET", path: "/v1/notifications/:id", role: store.RoleViewer, handler: s.notifyGet, doc: docNotifyGet},
+		{method: "POST", path: "/v1/notifications/webhooks/sendgrid", handler: s.sendgridWebhook, doc: docSendGridWebhook},
+		{method: "POST", path: "/v1/notifications/webhooks/twilio", handler: s.twilioWebhook, doc: docTwilioWebhook},
+		{method: "POST", path: "/v1/events", role: store.RoleOperator, handler: s.postEvent, doc: docPostEvent},
 	}
 }
 

@@ -8,8 +8,13 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/impactflow/impactflow/activities/imports"
+	"github.com/impactflow/impactflow/activities/notifications"
+	"github.com/impactflow/impactflow/internal/events"
+	"github.com/impactflow/impactflow/internal/notify/providers"
+	"github.com/impactflow/impactflow/internal/notify/quota"
 	"github.com/impactflow/impactflow/internal/store"
 	"github.com/impactflow/impactflow/temporal"
 	"github.com/impactflow/impactflow/workflows"
@@ -19,6 +24,14 @@ import (
 type Deps struct {
 	Client client.Client
 	Store  *store.Store
+	// Notifications, when set, runs the notifications task queue.
+	Notifications *NotificationDeps
+}
+
+// NotificationDeps is what the notification activities need beyond the store.
+type NotificationDeps struct {
+	Quota   *quota.Quota
+	Senders providers.Channels
 }
 
 // stopTimeout is how long a stopping worker lets running activities finish before
@@ -42,6 +55,18 @@ func Start(d Deps) (*Workers, error) {
 	imp.RegisterWorkflow(workflows.ImportWorkflow)
 	imp.RegisterActivity(&imports.Activities{Store: d.Store})
 	w.all = append(w.all, imp)
+
+	if n := d.Notifications; n != nil {
+		nw := worker.New(d.Client, temporal.TaskQueueNotifications, worker.Options{
+			// Sends wait on providers, not on this process: many can be in flight at once.
+			MaxConcurrentActivityExecutionSize: 64,
+			WorkerStopTimeout:                  stopTimeout,
+		})
+		nw.RegisterWorkflow(workflows.NotificationWorkflow)
+		nw.RegisterWorkflowWithOptions(workflows.EventTriggerWorkflow, workflow.RegisterOptions{Name: events.TriggerWorkflow})
+		nw.RegisterActivity(&notifications.Activities{Store: d.Store, Quota: n.Quota, Senders: n.Senders})
+		w.all = append(w.all, nw)
+	}
 
 	for _, each := range w.all {
 		if err := each.Start(); err != nil {

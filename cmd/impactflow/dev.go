@@ -54,6 +54,9 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := p.useNotificationSandboxes(); err != nil {
+		return err
+	}
 	w, err := p.startWorkers()
 	if err != nil {
 		return err

@@ -31,6 +31,13 @@ type platform struct {
 	redis    *redis.Client
 	temporal client.Client
 	jobs     *jobs.Service
+
+	// Notifications: providers and quotas, the API's webhook keys, in-process sandboxes
+	// (dev), and what to close at the end.
+	notify          *workers.NotificationDeps
+	notifyAPI       api.Notifications
+	notifySandboxes []string
+	closers         []func()
 }
 
 func openPlatform(ctx context.Context, cfg config.Config, log *slog.Logger) (*platform, error) {
@@ -52,10 +59,17 @@ func openPlatform(ctx context.Context, cfg config.Config, log *slog.Logger) (*pl
 		return nil, err
 	}
 	p.jobs = jobs.NewService(p.temporal, cfg.TemporalNamespace)
+	if err := p.openNotifications(); err != nil {
+		p.close()
+		return nil, err
+	}
 	return p, nil
 }
 
 func (p *platform) close() {
+	for _, c := range p.closers {
+		c()
+	}
 	if p.temporal != nil {
 		p.temporal.Close()
 	}
@@ -68,7 +82,15 @@ func (p *platform) close() {
 }
 
 func (p *platform) startWorkers() (*workers.Workers, error) {
-	return workers.Start(workers.Deps{Client: p.temporal, Store: p.store})
+	w, err := workers.Start(workers.Deps{Client: p.temporal, Store: p.store, Notifications: p.notify})
+	if err != nil {
+		return nil, err
+	}
+	if err := p.subscribeEvents(); err != nil {
+		w.Stop()
+		return nil, err
+	}
+	return w, nil
 }
 
 // serveAPI listens on HTTP_ADDR and serves the API until stop is called; stop lets running
@@ -78,6 +100,7 @@ func (p *platform) serveAPI() (stop func() error, err error) {
 		Handler: api.New(api.Deps{
 			Store: p.store, Jobs: p.jobs, Temporal: p.temporal, Redis: p.redis, Metrics: p.metrics,
 			Logger: p.log, MaxBodyBytes: p.cfg.MaxBodyBytes, MaxImportBytes: p.cfg.MaxImportBytes, Version: version,
+			Notifications: p.notifyAPI,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
