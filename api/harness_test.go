@@ -74,7 +74,13 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer env.temporal.Close()
-	w, err := workers.Start(workers.Deps{Client: env.temporal, Store: env.store})
+	notify, notifyAPI, stopNotify, err := startNotifications()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "notifications:", err)
+		return 1
+	}
+	defer stopNotify()
+	w, err := workers.Start(workers.Deps{Client: env.temporal, Store: env.store, Notifications: notify})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -86,7 +92,7 @@ func run(m *testing.M) int {
 	env.jobs = jobs.NewService(env.temporal, "default")
 	env.api = httptest.NewServer(api.New(api.Deps{
 		Store: env.store, Jobs: env.jobs, Temporal: env.temporal, Redis: rdb, Metrics: reg, Logger: log,
-		MaxBodyBytes: 1 << 20, MaxImportBytes: 8 << 20, Version: "test",
+		MaxBodyBytes: 1 << 20, MaxImportBytes: 8 << 20, Version: "test", Notifications: notifyAPI,
 	}))
 	defer env.api.Close()
 

@@ -59,7 +59,7 @@ func notificationSchemas() obj {
 		"template": obj{"type": "string", "enum": []string{"weekly_report", "slo_alert", "welcome", "gdpr_export_ready"}},
 		"data":     anyObj, "locale": obj{"type": "string", "enum": []string{"en", "es", "fr"}}, "subject": str, "body": str,
 	}
-	schedule := obj{"send_at": stamp, "recurrence": props(nil, obj{"cron": str, "timezone": str,
+	schedule := obj{"send_at": stamp, "recurrence": props(nil, obj{"cron": str, "timezone": str, "start_at": stamp,
 		"calendar": props(nil, obj{"minute": str, "hour": str, "day_of_month": str, "month": str, "day_of_week": str})})}
 	for k, v := range send {
 		schedule[k] = v

@@ -29,6 +29,8 @@ type recurrence struct {
 	Cron     string    `json:"cron,omitempty"`
 	Calendar *calendar `json:"calendar,omitempty"`
 	Timezone string    `json:"timezone,omitempty"`
+	// StartAt, when set, is when the recurrence begins (e.g. the weekly report from March).
+	StartAt *time.Time `json:"start_at,omitempty"`
 }
 
 // calendar is a calendar spec in cron's field syntax ("9", "MON-FRI", "1,15", "*/2").
@@ -73,8 +75,12 @@ func (r *recurrence) cronFor() (string, error) {
 
 // scheduleSpec is the Temporal schedule spec of a recurrence in a time zone: Temporal
 // computes the fire times in that zone, so 09:00 stays 09:00 local across DST changes.
-func scheduleSpec(cron, tz string) client.ScheduleSpec {
-	return client.ScheduleSpec{CronExpressions: []string{cron}, TimeZoneName: tz}
+func scheduleSpec(cron, tz string, startAt *time.Time) client.ScheduleSpec {
+	spec := client.ScheduleSpec{CronExpressions: []string{cron}, TimeZoneName: tz}
+	if startAt != nil {
+		spec.StartAt = *startAt
+	}
+	return spec
 }
 
 type scheduleView struct {
@@ -95,8 +101,9 @@ type scheduleRun struct {
 }
 
 type storedSpec struct {
-	Cron     string `json:"cron"`
-	Timezone string `json:"timezone"`
+	Cron     string     `json:"cron"`
+	Timezone string     `json:"timezone"`
+	StartAt  *time.Time `json:"start_at,omitempty"`
 }
 
 func (s *Server) createSchedule(c *gin.Context, req sendRequest) {
@@ -134,7 +141,7 @@ func (s *Server) createSchedule(c *gin.Context, req sendRequest) {
 	in.ScheduleID = id
 	_, err = s.temporal.ScheduleClient().Create(ctx, client.ScheduleOptions{
 		ID:   id,
-		Spec: scheduleSpec(cron, tz),
+		Spec: scheduleSpec(cron, tz, req.Recurrence.StartAt),
 		Action: &client.ScheduleWorkflowAction{
 			ID: id, Workflow: workflows.NotificationWorkflow, Args: []any{in}, TaskQueue: temporal.TaskQueueNotifications,
 			TypedSearchAttributes: sdktemporal.NewSearchAttributes(
@@ -159,7 +166,7 @@ func (s *Server) createSchedule(c *gin.Context, req sendRequest) {
 		s.fail(c, err)
 		return
 	}
-	spec, _ := json.Marshal(storedSpec{Cron: cron, Timezone: tz})
+	spec, _ := json.Marshal(storedSpec{Cron: cron, Timezone: tz, StartAt: req.Recurrence.StartAt})
 	body, _ := json.Marshal(req)
 	sc, err := s.store.CreateSchedule(ctx, store.NotificationSchedule{ID: id, TenantID: tenantID, Spec: spec, Request: body})
 	if err != nil {
