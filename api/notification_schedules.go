@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -22,6 +23,14 @@ import (
 // schedulePrefix starts every recurring notification's ID; each run it starts is a
 // notification whose ID is the schedule's plus the run's time.
 const schedulePrefix = "schedule-"
+
+// isScheduleID reports whether id names a schedule (schedule-<uuid>) rather than one of its
+// runs (schedule-<uuid>-<time>) or a notification.
+func isScheduleID(id string) bool {
+	rest, ok := strings.CutPrefix(id, schedulePrefix)
+	_, err := uuid.Parse(rest)
+	return ok && err == nil && len(rest) == 36
+}
 
 // recurrence is when a recurring notification fires: a cron expression or a calendar, in
 // the tenant's time zone unless another is named.

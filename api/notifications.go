@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"encoding/base64"
 	"errors"
@@ -186,21 +187,32 @@ func (s *Server) startNotification(c *gin.Context, req sendRequest) {
 		return
 	}
 	dueNow := req.SendAt == nil || !req.SendAt.After(time.Now())
+	var release func()
 	if dueNow {
-		if err := s.reserveQuota(c, tenant, req.Channel, id, len(req.To)); err != nil {
+		if release, err = s.reserveQuota(c, tenant, req.Channel, id, len(req.To)); err != nil {
 			s.fail(c, err)
 			return
 		}
 	}
+	// A first request that fails from here on gives its reservation back (a retry takes it
+	// again); one that finds the notification already recorded leaves it to its owner.
+	started, existed := false, false
+	defer func() {
+		if !started && !existed && release != nil {
+			release()
+		}
+	}()
 	status := workflows.NotificationSending
 	if !dueNow {
 		status = workflows.NotificationScheduled
 	}
-	if _, _, err := s.store.CreateNotification(ctx, store.Notification{ID: id, TenantID: tenantID, Channel: req.Channel,
-		Template: req.Template, Locale: req.Locale, Recipients: req.To, Subject: req.Subject, Status: status, SendAt: req.SendAt}); err != nil {
+	_, created, err := s.store.CreateNotification(ctx, store.Notification{ID: id, TenantID: tenantID, Channel: req.Channel,
+		Template: req.Template, Locale: req.Locale, Recipients: req.To, Subject: req.Subject, Status: status, SendAt: req.SendAt})
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	existed = !created
 	job, err := s.jobs.Start(ctx, tenantID, id, jobs.StartOptions{
 		TaskQueue: temporal.TaskQueueNotifications, Workflow: workflows.NotificationWorkflow, Input: req.input(tenantID, id),
 	})
@@ -208,14 +220,16 @@ func (s *Server) startNotification(c *gin.Context, req sendRequest) {
 		s.fail(c, err)
 		return
 	}
+	started = true
 	accepted(c, job)
 }
 
-func (s *Server) reserveQuota(c *gin.Context, tenant store.Tenant, channel, id string, n int) error {
+// reserveQuota takes quota for the notification's messages; release gives it back.
+func (s *Server) reserveQuota(c *gin.Context, tenant store.Tenant, channel, id string, n int) (release func(), err error) {
 	ctx := c.Request.Context()
 	limit, err := notifications.Limit(ctx, s.store, tenant.ID, channel)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	keys := make([]string, n)
 	for i := range keys {
@@ -224,16 +238,16 @@ func (s *Server) reserveQuota(c *gin.Context, tenant store.Tenant, channel, id s
 	w := quota.Window{TenantID: tenant.ID, Channel: channel, Location: notifications.Location(tenant.Timezone), Now: time.Now()}
 	d, err := s.notify.Quota.Take(ctx, w, limit, keys...)
 	if err != nil {
-		return quotaUnavailable(err)
+		return nil, quotaUnavailable(err)
 	}
 	if !d.Allowed {
 		retry := max(1, int(time.Until(d.ResetAt).Seconds()+0.5))
 		c.Header("Retry-After", strconv.Itoa(retry))
-		return &apiError{Status: http.StatusTooManyRequests, Code: "quota_exceeded",
+		return nil, &apiError{Status: http.StatusTooManyRequests, Code: "quota_exceeded",
 			Message: fmt.Sprintf("the daily %s quota of %d is spent (%d used); it resets at %s", channel, d.Limit, d.Used, d.ResetAt.Format(time.RFC3339)),
 			Details: map[string]any{"channel": channel, "limit": d.Limit, "used": d.Used, "remaining": d.Remaining, "reset_at": d.ResetAt}}
 	}
-	return nil
+	return func() { _ = s.notify.Quota.Release(context.WithoutCancel(ctx), w, keys...) }, nil
 }
 
 func quotaUnavailable(err error) error {
@@ -245,7 +259,7 @@ func (s *Server) notifyCancel(c *gin.Context) {
 	ctx := c.Request.Context()
 	tenantID := mustPrincipal(c).TenantID
 	id := c.Param("id")
-	if strings.HasPrefix(id, schedulePrefix) {
+	if isScheduleID(id) {
 		s.deleteSchedule(c, tenantID, id)
 		return
 	}
