@@ -95,10 +95,16 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer stopPartners()
+	notify, notifyAPI, stopNotify, err := startNotifications()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "notifications:", err)
+		return 1
+	}
+	defer stopNotify()
 	env.workerDeps = workers.Deps{Client: env.temporal, Store: env.store,
 		Writer: llm.NewOpenAI(llm.OpenAIConfig{BaseURL: llmSrv.URL + "/v1", APIKey: "sk-sandbox", Model: "gpt-4o-mini", Prices: prices}),
 		Prices: prices, Metrics: reg, Logger: log,
-		Deliveries: partnerEnv.deps}
+		Deliveries: partnerEnv.deps, Notifications: notify}
 	env.workers, err = workers.Start(env.workerDeps)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -110,7 +116,7 @@ func run(m *testing.M) int {
 
 	env.api = httptest.NewServer(api.New(api.Deps{
 		Store: env.store, Jobs: env.jobs, Temporal: env.temporal, Redis: rdb, Metrics: reg, Logger: log,
-		MaxBodyBytes: 1 << 20, MaxImportBytes: 8 << 20, Version: "test",
+		MaxBodyBytes: 1 << 20, MaxImportBytes: 8 << 20, Version: "test", Notifications: notifyAPI,
 		Reports:   api.ReportsConfig{Model: "gpt-4o-mini", Prices: prices},
 		SecretBox: partnerEnv.deps.Box, DeliveryAttemptTimeout: partnerEnv.deps.AttemptTimeout, DeliveryRetryMaxInterval: testRetryMaxInterval,
 	}))

@@ -127,6 +127,9 @@ func schemas() obj {
 	for name, schema := range deliverySchemas() {
 		all[name] = schema
 	}
+	for k, v := range notificationSchemas() {
+		all[k] = v
+	}
 	return all
 }
 
@@ -169,6 +172,8 @@ func (s *Server) openAPIDocument() obj {
 				"application/x-ndjson": obj{"schema": obj{"type": "string", "description": "one " + row + " JSON object per line"}},
 				"application/json":     obj{"schema": obj{"type": "array", "items": ref(row)}},
 			}}
+		} else if form, ok := strings.CutPrefix(r.doc.Body, "form:"); ok {
+			op["requestBody"] = obj{"required": true, "content": obj{"application/x-www-form-urlencoded": obj{"schema": ref(form)}}}
 		} else if r.doc.Body != "" {
 			op["requestBody"] = obj{"required": true, "content": obj{"application/json": obj{"schema": ref(r.doc.Body)}}}
 		}

@@ -38,6 +38,7 @@ type Deps struct {
 	DeliveryAttemptTimeout time.Duration
 	// DeliveryRetryMaxInterval caps the backoff between send attempts (0: 10 minutes).
 	DeliveryRetryMaxInterval time.Duration
+	Notifications            Notifications
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -58,6 +59,7 @@ type Server struct {
 	deliveryAttemptTimeout time.Duration
 	deliveryRetryMax       time.Duration
 	replayer               *deliveries.Replayer
+	notify                 Notifications
 }
 
 // New returns the API as an http.Handler.
@@ -68,6 +70,7 @@ func New(d Deps) http.Handler {
 		version: d.Version, reports: d.Reports,
 		secretBox: d.SecretBox, deliveryAttemptTimeout: d.DeliveryAttemptTimeout, deliveryRetryMax: d.DeliveryRetryMaxInterval,
 		replayer: &deliveries.Replayer{Store: d.Store, Jobs: d.Jobs},
+		notify:   d.Notifications,
 	}
 	return s.engine()
 }
@@ -118,6 +121,25 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/impact-in/deliveries/bulk-replay", role: store.RoleOperator, handler: s.bulkReplay, doc: docBulkReplay},
 		{method: "POST", path: "/v1/impact-in/deliveries/retry-all-failed", role: store.RoleOperator, handler: s.retryAllFailed, doc: docRetryAllFailed},
 		{method: "GET", path: "/v1/impact-in/stats", role: store.RoleViewer, handler: s.deliveryStats, doc: docDeliveryStats},
+		{method: "POST", path: "/v1/notifications/send", role: store.RoleOperator, handler: s.notifySend, doc: docNotifySend},
+		{method: "POST", path: "/v1/notifications/schedule", role: store.RoleOperator, handler: s.notifySchedule, doc: docNotifySchedule},
+		{method: "DELETE", path: "/v1/notifications/:id/cancel", role: store.RoleOperator, handler: s.notifyCancel, doc: docNotifyCancel},
+		{method: "GET", path: "/v1/notifications/history", role: store.RoleViewer, handler: s.notifyHistory, doc: docNotifyHistory},
+		{method: "GET", path: "/v1/notifications/quota", role: store.RoleViewer, handler: s.notifyQuota, doc: docNotifyQuota},
+		{method: "PUT", path: "/v1/notifications/quota/:channel", role: store.RoleAdmin, handler: s.notifySetQuota, doc: docNotifySetQuota},
+		{method: "GET", path: "/v1/notifications/templates/:name/preview", role: store.RoleViewer, handler: s.notifyPreview, doc: docNotifyPreview},
+		{method: "GET", path: "/v1/notifications/schedules", role: store.RoleViewer, handler: s.listSchedules, doc: docListSchedules},
+		{method: "GET", path: "/v1/notifications/schedules/:id", role: store.RoleViewer, handler: s.getSchedule, doc: docGetSchedule},
+		{method: "POST", path: "/v1/notifications/schedules/:id/pause", role: store.RoleOperator, handler: s.pauseSchedule, doc: docPauseSchedule},
+		{method: "POST", path: "/v1/notifications/schedules/:id/resume", role: store.RoleOperator, handler: s.resumeSchedule, doc: docResumeSchedule},
+		{method: "POST", path: "/v1/notifications/schedules/:id/trigger", role: store.RoleOperator, handler: s.triggerSchedule, doc: docTriggerSchedule},
+		{method: "GET", path: "/v1/notifications/rules", role: store.RoleViewer, handler: s.listRules, doc: docListRules},
+		{method: "POST", path: "/v1/notifications/rules", role: store.RoleAdmin, handler: s.createRule, doc: docCreateRule},
+		{method: "DELETE", path: "/v1/notifications/rules/:id", role: store.RoleAdmin, handler: s.deleteRule, doc: docDeleteRule},
+		{method: "GET", path: "/v1/notifications/:id", role: store.RoleViewer, handler: s.notifyGet, doc: docNotifyGet},
+		{method: "POST", path: "/v1/notifications/webhooks/sendgrid", handler: s.sendgridWebhook, doc: docSendGridWebhook},
+		{method: "POST", path: "/v1/notifications/webhooks/twilio", handler: s.twilioWebhook, doc: docTwilioWebhook},
+		{method: "POST", path: "/v1/events", role: store.RoleOperator, handler: s.postEvent, doc: docPostEvent},
 	}
 }
 

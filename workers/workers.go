@@ -15,12 +15,16 @@ import (
 
 	"github.com/impactflow/impactflow/activities/deliveries"
 	"github.com/impactflow/impactflow/activities/imports"
+	"github.com/impactflow/impactflow/activities/notifications"
 	"github.com/impactflow/impactflow/activities/reports"
 	"github.com/impactflow/impactflow/internal/budget"
 	"github.com/impactflow/impactflow/internal/connectors"
+	"github.com/impactflow/impactflow/internal/events"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/llm"
 	"github.com/impactflow/impactflow/internal/metrics"
+	"github.com/impactflow/impactflow/internal/notify/providers"
+	"github.com/impactflow/impactflow/internal/notify/quota"
 	"github.com/impactflow/impactflow/internal/secrets"
 	"github.com/impactflow/impactflow/internal/store"
 	"github.com/impactflow/impactflow/temporal"
@@ -42,6 +46,8 @@ type Deps struct {
 	RedactionAggressive bool
 	Logger              *slog.Logger
 	Deliveries          DeliveryDeps
+	// Notifications, when set, runs the notifications task queue.
+	Notifications *NotificationDeps
 }
 
 // DeliveryDeps configures the delivery workers.
@@ -58,6 +64,12 @@ type DeliveryDeps struct {
 	GooderaWindow time.Duration
 	// BeforeSend, when set, runs before each send (tests stop a worker mid-send with it).
 	BeforeSend func(ctx context.Context, deliveryID string)
+}
+
+// NotificationDeps is what the notification activities need beyond the store.
+type NotificationDeps struct {
+	Quota   *quota.Quota
+	Senders providers.Channels
 }
 
 // stopTimeout is how long a stopping worker lets running activities finish before
@@ -84,6 +96,17 @@ func Start(d Deps) (*Workers, error) {
 
 	w.all = append(w.all, reportsWorker(d))
 	w.all = append(w.all, deliveryWorkers(d)...)
+	if n := d.Notifications; n != nil {
+		nw := worker.New(d.Client, temporal.TaskQueueNotifications, worker.Options{
+			// Sends wait on providers, not on this process: many can be in flight at once.
+			MaxConcurrentActivityExecutionSize: 64,
+			WorkerStopTimeout:                  stopTimeout,
+		})
+		nw.RegisterWorkflow(workflows.NotificationWorkflow)
+		nw.RegisterWorkflowWithOptions(workflows.EventTriggerWorkflow, workflow.RegisterOptions{Name: events.TriggerWorkflow})
+		nw.RegisterActivity(&notifications.Activities{Store: d.Store, Quota: n.Quota, Senders: n.Senders})
+		w.all = append(w.all, nw)
+	}
 
 	for _, each := range w.all {
 		if err := each.Start(); err != nil {

@@ -27,6 +27,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r.RegisterWorkflow(BudgetWorkflow)
 			r.RegisterWorkflow(DeliveryWorkflow)
 			r.RegisterWorkflow(ReplayBatchWorkflow)
+			r.RegisterWorkflow(NotificationWorkflow)
+			r.RegisterWorkflow(EventTriggerWorkflow)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
 				t.Fatalf("replay %s: %v", file, err)
 			}

@@ -62,6 +62,9 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer stopSandboxes()
+	if err := p.useNotificationSandboxes(); err != nil {
+		return err
+	}
 	w, err := p.startWorkers()
 	if err != nil {
 		return err

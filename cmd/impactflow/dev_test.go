@@ -74,6 +74,9 @@ func TestDevRestartKeepsHistory(t *testing.T) {
 	// The demo data set arrives through import jobs of its own.
 	waitDemo(t, api, key)
 
+	// A notification due a few seconds from now: its timer is pending across the restart.
+	notification, sendAt := postRestartNotification(t, api, key)
+
 	stopped := time.Now()
 	dev.interrupt(t)
 	if took := time.Since(stopped); took > 10*time.Second {
@@ -93,6 +96,36 @@ func TestDevRestartKeepsHistory(t *testing.T) {
 	}
 	if historyAfter := get(t, api+"/v1/jobs/"+job+"/history", key); !bytes.Equal(historyAfter, historyBefore) {
 		t.Errorf("history changed across restart:\n%s\n%s", historyBefore, historyAfter)
+	}
+	checkRestartNotification(t, api, key, notification, sendAt)
+}
+
+// postRestartNotification schedules an email (to the dev outbox) 8 s from now.
+func postRestartNotification(t *testing.T, api, key string) (string, time.Time) {
+	t.Helper()
+	sendAt := time.Now().Add(8 * time.Second).UTC().Truncate(time.Second)
+	body := fmt.Sprintf(`{"channel":"email","to":["restart@example.com"],"subject":"After the restart","body":"Sent once.","send_at":%q}`, sendAt.Format(time.RFC3339))
+	status, b := request(t, http.MethodPost, api+"/v1/notifications/schedule", key, "application/json", strings.NewReader(body))
+	if status != http.StatusAccepted {
+		t.Fatalf("POST schedule: %d %s", status, b)
+	}
+	var job struct{ ID string }
+	_ = json.Unmarshal(b, &job)
+	return job.ID, sendAt
+}
+
+// checkRestartNotification waits for the scheduled notification and checks it was sent
+// once, not before its time.
+func checkRestartNotification(t *testing.T, api, key, id string, sendAt time.Time) {
+	t.Helper()
+	if j := waitJob(t, api, key, id); j["status"] != "completed" {
+		t.Fatalf("scheduled notification after restart: %v", j)
+	}
+	n := getJSON(t, api+"/v1/notifications/"+id, key)
+	sentAt, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(n["sent_at"]))
+	outbox, _ := n["outbox"].([]any)
+	if n["status"] != "sent" || sentAt.Before(sendAt) || len(outbox) != 1 {
+		t.Fatalf("scheduled notification due %s: %v", sendAt, n)
 	}
 }
 

@@ -37,6 +37,12 @@ type platform struct {
 
 	box         *secrets.Box                  // seals partner credentials; nil without IMPACTFLOW_SECRET_KEY
 	partnerURLs map[connectors.Partner]string // dev fills in sandboxes for the missing ones
+	// Notifications: providers and quotas, the API's webhook keys, in-process sandboxes
+	// (dev), and what to close at the end.
+	notify          *workers.NotificationDeps
+	notifyAPI       api.Notifications
+	notifySandboxes []string
+	closers         []func()
 }
 
 func openPlatform(ctx context.Context, cfg config.Config, log *slog.Logger) (*platform, error) {
@@ -61,10 +67,17 @@ func openPlatform(ctx context.Context, cfg config.Config, log *slog.Logger) (*pl
 		return nil, err
 	}
 	p.jobs = jobs.NewService(p.temporal, cfg.TemporalNamespace)
+	if err := p.openNotifications(); err != nil {
+		p.close()
+		return nil, err
+	}
 	return p, nil
 }
 
 func (p *platform) close() {
+	for _, c := range p.closers {
+		c()
+	}
 	if p.temporal != nil {
 		p.temporal.Close()
 	}
@@ -82,7 +95,16 @@ func (p *platform) startWorkers() (*workers.Workers, error) {
 	d.Writer, d.Prices, d.Metrics, d.Logger = reportWriter(p.cfg), p.cfg.LLMPrices, p.metrics, p.log
 	d.AIBudgetMicros, d.RedactionNames, d.RedactionAggressive = p.cfg.AIBudgetDefaultMicros, p.cfg.RedactionNames, p.cfg.RedactionAggressive
 	d.Deliveries = p.deliveryDeps()
-	return workers.Start(d)
+	d.Notifications = p.notify
+	w, err := workers.Start(d)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.subscribeEvents(); err != nil {
+		w.Stop()
+		return nil, err
+	}
+	return w, nil
 }
 
 // serveAPI listens on HTTP_ADDR and serves the API until stop is called; stop lets running
@@ -95,6 +117,7 @@ func (p *platform) serveAPI() (stop func() error, err error) {
 			Reports: api.ReportsConfig{Model: p.cfg.LLMModel, Offline: p.cfg.OpenAIAPIKey == "", Prices: p.cfg.LLMPrices,
 				DefaultLimitMicros: p.cfg.AIBudgetDefaultMicros},
 			SecretBox: p.box, DeliveryAttemptTimeout: p.cfg.DeliveryAttemptTimeout,
+			Notifications: p.notifyAPI,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,

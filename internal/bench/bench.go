@@ -51,6 +51,7 @@ var scenarios = []scenario{
 	{"job-start", "POST a 10-row NDJSON import under load, against the engine's start rate", runJobStart},
 	{"job-status", "GET /v1/jobs/{id} under load over ~200 finished imports", runJobStatus},
 	{"import-1m", "one upload of 1,000,000 events, end to end, with the dev process's peak RSS", runImport1M},
+	{"notification", "notifications sent/s through the SendGrid sandbox, quota check latency, 10,000 pending with memory", runNotification},
 }
 
 // Scenarios lists the scenario names Run accepts, for usage text.

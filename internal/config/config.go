@@ -78,6 +78,19 @@ type Config struct {
 	PartnerURLs            map[string]string // partner → base URL; a missing one means its sandbox (dev) or unconfigured
 	GooderaRequestsPerMin  int
 	DeliveryAttemptTimeout time.Duration
+	// Notifications.
+	SendGridBaseURL          string
+	EmailFrom                string
+	SendGridWebhookPublicKey string
+	TwilioAccountSID         string
+	TwilioAuthToken          Secret
+	TwilioFrom               string
+	TwilioBaseURL            string
+	FCMCredentialsFile       string
+	FCMBaseURL               string
+	PublicBaseURL            string
+	NATSURL                  string
+	NATSEventsSubject        string
 }
 
 // Var describes one environment variable: the README's configuration table is this list.
@@ -121,6 +134,18 @@ func Vars() []Var {
 		{"WORKDAY_URL", "", "Workday base URL (SOAP and REST); when empty `dev` starts the local Workday sandbox"},
 		{"GOODERA_REQUESTS_PER_MINUTE", "100", "Goodera's rate limit, enforced by the Temporal task queue of Goodera sends across all workers"},
 		{"DELIVERY_ATTEMPT_TIMEOUT", "30s", "how long one HTTP exchange with a partner may take before the attempt fails and is retried"},
+		{"SENDGRID_BASE_URL", "https://api.sendgrid.com", "SendGrid API host (tests and benchmarks point it at the local sandbox)"},
+		{"NOTIFY_EMAIL_FROM", "notifications@impactflow.local", "sender address of notification email"},
+		{"SENDGRID_WEBHOOK_PUBLIC_KEY", "", "verification key of SendGrid's signed event webhook (base64 DER, as SendGrid shows it); empty refuses every SendGrid webhook call"},
+		{"TWILIO_ACCOUNT_SID", "", "Twilio account for SMS; empty means no SMS provider (`dev` runs the Twilio sandbox in-process)"},
+		{"TWILIO_AUTH_TOKEN", "", "Twilio auth token: basic auth for sends, and the key of X-Twilio-Signature on status callbacks"},
+		{"TWILIO_FROM", "", "Twilio sender number (E.164)"},
+		{"TWILIO_BASE_URL", "https://api.twilio.com", "Twilio API host"},
+		{"FCM_CREDENTIALS_FILE", "", "Google service-account key file (JSON) for Firebase Cloud Messaging; empty means no push provider (`dev` runs the FCM sandbox in-process)"},
+		{"FCM_BASE_URL", "https://fcm.googleapis.com", "FCM HTTP v1 API host"},
+		{"PUBLIC_BASE_URL", "", "the API's public base URL as providers call it (Twilio signs it); default http://HTTP_ADDR"},
+		{"NATS_URL", "", "when set, notification triggers also subscribe to events on NATS"},
+		{"NATS_EVENTS_SUBJECT", "impactflow.events", "NATS subject carrying events (JSON, the shape of POST /v1/events plus tenant_id)"},
 	}
 }
 
@@ -252,7 +277,57 @@ func load(getenv func(string) string) (Config, error) {
 			return fail("IMPACTFLOW_SECRET_KEY", "must be a base64 32-byte key, or id:key,id:key for a rotation ("+kerr.Error()+")")
 		}
 	}
+	if err := c.loadNotifications(get); err != nil {
+		return Config{}, err
+	}
 	return c, nil
+}
+
+// loadNotifications reads the notification providers' settings.
+func (c *Config) loadNotifications(get func(string) string) error {
+	fail := func(name, why string) error { return fmt.Errorf("config: %s %s", name, why) }
+	httpURL := func(name string) (string, error) {
+		v := get(name)
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return "", fail(name, "must be an http(s) URL")
+		}
+		return strings.TrimRight(v, "/"), nil
+	}
+	var err error
+	if c.SendGridBaseURL, err = httpURL("SENDGRID_BASE_URL"); err != nil {
+		return err
+	}
+	c.EmailFrom = get("NOTIFY_EMAIL_FROM")
+	if !strings.Contains(c.EmailFrom, "@") || strings.ContainsAny(c.EmailFrom, " <>") {
+		return fail("NOTIFY_EMAIL_FROM", "must be an email address")
+	}
+	c.SendGridWebhookPublicKey = get("SENDGRID_WEBHOOK_PUBLIC_KEY")
+	c.TwilioAccountSID = get("TWILIO_ACCOUNT_SID")
+	c.TwilioAuthToken = Secret(get("TWILIO_AUTH_TOKEN"))
+	c.TwilioFrom = get("TWILIO_FROM")
+	if c.TwilioAccountSID != "" && (c.TwilioAuthToken == "" || c.TwilioFrom == "") {
+		return fail("TWILIO_AUTH_TOKEN", "and TWILIO_FROM are required with TWILIO_ACCOUNT_SID")
+	}
+	if c.TwilioBaseURL, err = httpURL("TWILIO_BASE_URL"); err != nil {
+		return err
+	}
+	c.FCMCredentialsFile = get("FCM_CREDENTIALS_FILE")
+	if c.FCMBaseURL, err = httpURL("FCM_BASE_URL"); err != nil {
+		return err
+	}
+	if get("PUBLIC_BASE_URL") == "" {
+		c.PublicBaseURL = "http://" + c.HTTPAddr
+	} else if c.PublicBaseURL, err = httpURL("PUBLIC_BASE_URL"); err != nil {
+		return err
+	}
+	c.NATSURL = get("NATS_URL")
+	if c.NATSURL != "" {
+		if u, perr := url.Parse(c.NATSURL); perr != nil || (u.Scheme != "nats" && u.Scheme != "tls") {
+			return fail("NATS_URL", "must be a nats:// URL")
+		}
+	}
+	c.NATSEventsSubject = get("NATS_EVENTS_SUBJECT")
+	return nil
 }
 
 func hostPort(s string) (string, error) {

@@ -1,0 +1,218 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/impactflow/impactflow/activities/notifications"
+	"github.com/impactflow/impactflow/internal/jobs"
+	"github.com/impactflow/impactflow/internal/notify/providers"
+	"github.com/impactflow/impactflow/internal/notify/quota"
+	"github.com/impactflow/impactflow/internal/notify/templates"
+	"github.com/impactflow/impactflow/internal/store"
+)
+
+// Notification statuses as the notifications API shows them.
+const (
+	NotificationScheduled     = "scheduled"
+	NotificationSending       = "sending"
+	NotificationDeferred      = "deferred"
+	NotificationSent          = "sent"
+	NotificationPartiallySent = "partially_sent"
+	NotificationFailed        = "failed"
+	NotificationCanceled      = "canceled"
+)
+
+// NotificationInput starts a NotificationWorkflow. A notification started by the API has
+// its ID; one started by a Temporal Schedule or an event trigger has none and takes its
+// workflow ID.
+type NotificationInput struct {
+	TenantID       string         `json:"tenant_id"`
+	NotificationID string         `json:"notification_id,omitempty"`
+	Channel        string         `json:"channel"`
+	Recipients     []string       `json:"recipients"`
+	Template       string         `json:"template,omitempty"`
+	Locale         string         `json:"locale"`
+	Data           map[string]any `json:"data,omitempty"`
+	Subject        string         `json:"subject,omitempty"`
+	Body           string         `json:"body,omitempty"`
+	// SendAt, when later than the start, is when to send: a durable timer waits for it.
+	SendAt         *time.Time `json:"send_at,omitempty"`
+	ScheduleID     string     `json:"schedule_id,omitempty"`
+	TriggerEventID string     `json:"trigger_event_id,omitempty"`
+}
+
+// NotificationResult is how each message ended.
+type NotificationResult struct {
+	NotificationID string                              `json:"notification_id"`
+	Status         string                              `json:"status"`
+	Sent           int                                 `json:"sent"`
+	Suppressed     int                                 `json:"suppressed"`
+	Failed         int                                 `json:"failed"`
+	Deferrals      int                                 `json:"deferrals"`
+	Messages       map[string]notifications.SendResult `json:"messages"`
+}
+
+// NotificationWorkflow waits for send_at, renders, takes quota (waiting for the next
+// window when the day's quota is spent), sends each message through its provider and
+// records the outcome. Cancelled before it sends, it sends nothing.
+func NotificationWorkflow(ctx workflow.Context, in NotificationInput) (NotificationResult, error) {
+	id := in.NotificationID
+	if id == "" {
+		id = workflow.GetInfo(ctx).WorkflowExecution.ID
+	}
+	// Bookkeeping and quota activities wait out Postgres or Redis being down for as long as
+	// it takes: a send is late rather than lost or sent past its quota.
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+			NonRetryableErrorTypes: []string{notifications.ErrTypeTemplate, notifications.ErrTypeOverDailyLimit, "Conflict"},
+		},
+	})
+	sendCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: 24 * time.Hour,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
+			NonRetryableErrorTypes: []string{notifications.ErrTypeProviderRejected},
+		},
+	})
+	res := NotificationResult{NotificationID: id, Messages: map[string]notifications.SendResult{}}
+	progress := jobs.Progress{Total: int64(len(in.Recipients)), Step: "begin"}
+	if err := workflow.SetQueryHandler(ctx, jobs.QueryProgress, func() (jobs.Progress, error) { return progress, nil }); err != nil {
+		return res, err
+	}
+
+	var a *notifications.Activities
+	status := NotificationSending
+	if in.SendAt != nil && in.SendAt.After(workflow.Now(ctx)) {
+		status = NotificationScheduled
+	}
+	err := workflow.ExecuteActivity(ctx, a.Begin, store.Notification{
+		ID: id, TenantID: in.TenantID, Channel: in.Channel, Template: in.Template, Locale: in.Locale, Recipients: in.Recipients,
+		Subject: in.Subject, Status: status, SendAt: in.SendAt, ScheduleID: in.ScheduleID, TriggerEventID: in.TriggerEventID,
+	}).Get(ctx, nil)
+	if err != nil {
+		return res, err
+	}
+
+	if status == NotificationScheduled {
+		progress.Step = "waiting for send_at"
+		if err := workflow.Sleep(ctx, in.SendAt.Sub(workflow.Now(ctx))); err != nil {
+			return res, canceled(ctx, a, id, err)
+		}
+	}
+
+	progress.Step = "render"
+	var rendered templates.Rendered
+	err = workflow.ExecuteActivity(ctx, a.Render, notifications.RenderInput{
+		Template: in.Template, Locale: in.Locale, Data: in.Data, Subject: in.Subject, Body: in.Body,
+	}).Get(ctx, &rendered)
+	if err != nil {
+		return res, finish(ctx, a, &res, NotificationFailed, err)
+	}
+
+	keys := make([]string, len(in.Recipients))
+	for i := range in.Recipients {
+		keys[i] = store.MessageKey(id, i)
+	}
+	progress.Step = "quota"
+	for {
+		var d quota.Decision
+		err := workflow.ExecuteActivity(ctx, a.TakeQuota, notifications.QuotaInput{TenantID: in.TenantID, Channel: in.Channel, MessageKeys: keys}).Get(ctx, &d)
+		if err != nil {
+			if temporal.IsCanceledError(err) {
+				return res, canceled(ctx, a, id, err)
+			}
+			return res, finish(ctx, a, &res, NotificationFailed, err)
+		}
+		if d.Allowed {
+			break
+		}
+		// Over quota: wait for the tenant's next day instead of dropping the message.
+		res.Deferrals++
+		progress.Step = "deferred until " + d.ResetAt.UTC().Format(time.RFC3339)
+		if err := workflow.ExecuteActivity(ctx, a.SetStatus, notifications.StatusInput{NotificationID: id, Status: NotificationDeferred,
+			Error: "daily quota reached; deferred to the next window"}).Get(ctx, nil); err != nil {
+			return res, err
+		}
+		if err := workflow.Sleep(ctx, d.ResetAt.Sub(workflow.Now(ctx))+time.Second); err != nil {
+			return res, canceled(ctx, a, id, err)
+		}
+	}
+
+	progress.Step = "send"
+	if err := workflow.ExecuteActivity(ctx, a.SetStatus, notifications.StatusInput{NotificationID: id, Status: NotificationSending}).Get(ctx, nil); err != nil {
+		return res, err
+	}
+	futures := make([]workflow.Future, len(in.Recipients))
+	for i, to := range in.Recipients {
+		futures[i] = workflow.ExecuteActivity(sendCtx, a.Send, notifications.SendInput{Message: providers.Message{
+			Key: keys[i], TenantID: in.TenantID, NotificationID: id, Channel: in.Channel, To: to,
+			Subject: rendered.Subject, HTML: rendered.HTML, Text: rendered.Text,
+		}})
+	}
+	var lastErr error
+	for i, f := range futures {
+		var sr notifications.SendResult
+		if err := f.Get(ctx, &sr); err != nil {
+			sr = notifications.SendResult{Status: notifications.StatusFailed, Error: errorMessage(err)}
+			lastErr = err
+		}
+		res.Messages[keys[i]] = sr
+		switch sr.Status {
+		case notifications.StatusSent:
+			res.Sent++
+		case notifications.StatusSuppressed:
+			res.Suppressed++
+		default:
+			res.Failed++
+		}
+		progress.Done++
+	}
+	progress.Step = "done"
+	switch {
+	case res.Failed == 0:
+		return res, finish(ctx, a, &res, NotificationSent, nil)
+	case res.Sent > 0:
+		return res, finish(ctx, a, &res, NotificationPartiallySent, nil)
+	default:
+		return res, finish(ctx, a, &res, NotificationFailed, lastErr)
+	}
+}
+
+// finish records the final status; a failure is returned as the workflow's error.
+func finish(ctx workflow.Context, a *notifications.Activities, res *NotificationResult, status string, cause error) error {
+	res.Status = status
+	in := notifications.StatusInput{NotificationID: res.NotificationID, Status: status}
+	if cause != nil {
+		in.Error = errorMessage(cause)
+	}
+	if err := workflow.ExecuteActivity(ctx, a.SetStatus, in).Get(ctx, nil); err != nil {
+		return err
+	}
+	return cause
+}
+
+// canceled records a cancelled notification on a context the cancellation does not reach,
+// then returns the cancellation.
+func canceled(ctx workflow.Context, a *notifications.Activities, id string, cause error) error {
+	if !temporal.IsCanceledError(cause) {
+		return cause
+	}
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	_ = workflow.ExecuteActivity(dctx, a.SetStatus, notifications.StatusInput{NotificationID: id, Status: NotificationCanceled}).Get(dctx, nil)
+	return cause
+}
+
+func errorMessage(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	return err.Error()
+}
