@@ -9,7 +9,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
+	analyticsact "github.com/impactflow/impactflow/activities/analytics"
 	"github.com/impactflow/impactflow/activities/imports"
+	"github.com/impactflow/impactflow/internal/analytics"
 	"github.com/impactflow/impactflow/internal/store"
 	"github.com/impactflow/impactflow/temporal"
 	"github.com/impactflow/impactflow/workflows"
@@ -19,6 +21,11 @@ import (
 type Deps struct {
 	Client client.Client
 	Store  *store.Store
+
+	// Analytics runs the ClickHouse sync when set (nil: this process has no analytics store).
+	Analytics      *analytics.DB
+	AnalyticsCache analyticsact.Invalidator
+	SyncMetrics    *analyticsact.Metrics
 }
 
 // stopTimeout is how long a stopping worker lets running activities finish before
@@ -42,6 +49,18 @@ func Start(d Deps) (*Workers, error) {
 	imp.RegisterWorkflow(workflows.ImportWorkflow)
 	imp.RegisterActivity(&imports.Activities{Store: d.Store})
 	w.all = append(w.all, imp)
+
+	if d.Analytics != nil {
+		an := worker.New(d.Client, temporal.TaskQueueAnalytics, worker.Options{
+			// One sync writes ClickHouse at a time per worker; the schedule skips overlaps.
+			MaxConcurrentActivityExecutionSize: 2,
+			WorkerStopTimeout:                  stopTimeout,
+		})
+		an.RegisterWorkflow(workflows.ClickHouseSyncWorkflow)
+		an.RegisterActivity(&analyticsact.Activities{Source: analytics.Source{Pool: d.Store.Pool()}, DB: d.Analytics,
+			Cache: d.AnalyticsCache, Metrics: d.SyncMetrics})
+		w.all = append(w.all, an)
+	}
 
 	for _, each := range w.all {
 		if err := each.Start(); err != nil {
