@@ -1,6 +1,7 @@
 package api
 
 import (
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +16,8 @@ type operation struct {
 	Query     []param
 	Body      string // schema name of the JSON body; "upload" for an import file
 	Responses map[int]string
+	// Idempotent: a job-starting POST that reads the Idempotency-Key header (uploads do too).
+	Idempotent bool
 }
 
 type param struct {
@@ -94,7 +97,7 @@ func schemas() obj {
 	apiKey := props(nil, obj{"id": str, "tenant_id": str, "name": str, "prefix": str, "role": str,
 		"created_at": stamp, "revoked_at": nullable(stamp), "last_used_at": nullable(stamp)})
 	dep := props(nil, obj{"status": str, "latency_ms": number, "error": str})
-	return obj{
+	out := obj{
 		"Error":            props([]string{"error"}, obj{"error": errorPayload}),
 		"Job":              job,
 		"JobPage":          props(nil, obj{"jobs": obj{"type": "array", "items": ref("Job")}, "next_page_token": str}),
@@ -121,6 +124,8 @@ func schemas() obj {
 		"Object": anyObj,
 		"Text":   str,
 	}
+	maps.Copy(out, analyticsSchemas())
+	return out
 }
 
 // openAPIDocument builds the OpenAPI 3 document from the route table.
@@ -143,7 +148,7 @@ func (s *Server) openAPIDocument() obj {
 		for _, q := range r.doc.Query {
 			params = append(params, obj{"name": q.Name, "in": "query", "description": q.Description, "schema": obj{"type": q.Type}})
 		}
-		if r.upload { // the job-starting POSTs; jobID() reads the header
+		if r.upload || r.doc.Idempotent { // the job-starting POSTs; jobID() reads the header
 			params = append(params, obj{"name": "Idempotency-Key", "in": "header", "schema": str,
 				"description": "a retried request with the same key returns the same job instead of starting a second"})
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 
+	"github.com/impactflow/impactflow/internal/analytics"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/metrics"
 	"github.com/impactflow/impactflow/internal/store"
@@ -27,6 +28,12 @@ type Deps struct {
 	MaxBodyBytes   int64
 	MaxImportBytes int64
 	Version        string
+
+	// Analytics is the ClickHouse store (nil: the analytics routes answer 503); the cache
+	// and the budget are optional.
+	Analytics       *analytics.DB
+	AnalyticsCache  *analytics.Cache
+	AnalyticsBudget *analytics.Budget
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -41,6 +48,10 @@ type Server struct {
 	maxBodyBytes   int64
 	maxImportBytes int64
 	version        string
+
+	analytics       *analytics.DB
+	analyticsCache  *analytics.Cache
+	analyticsBudget *analytics.Budget
 }
 
 // New returns the API as an http.Handler.
@@ -48,7 +59,8 @@ func New(d Deps) http.Handler {
 	s := &Server{
 		store: d.Store, jobs: d.Jobs, temporal: d.Temporal, redis: d.Redis, metrics: d.Metrics,
 		log: d.Logger, keys: newKeyCache(), maxBodyBytes: d.MaxBodyBytes, maxImportBytes: d.MaxImportBytes,
-		version: d.Version,
+		version:   d.Version,
+		analytics: d.Analytics, analyticsCache: d.AnalyticsCache, analyticsBudget: d.AnalyticsBudget,
 	}
 	return s.engine()
 }
@@ -87,6 +99,13 @@ func (s *Server) routes() []route {
 
 		{method: "POST", path: "/v1/impact-events", role: store.RoleOperator, upload: true, handler: s.importEvents, doc: docImportEvents},
 		{method: "POST", path: "/v1/evidence", role: store.RoleOperator, upload: true, handler: s.importEvidence, doc: docImportEvidence},
+
+		{method: "POST", path: "/v1/analytics/sync", role: store.RoleOperator, handler: s.startSync, doc: docStartSync},
+		{method: "GET", path: "/v1/analytics/sync", role: store.RoleViewer, handler: s.syncStatus, doc: docSyncStatus},
+		{method: "GET", path: "/v1/analytics/trends", role: store.RoleViewer, handler: s.analyticsTrends, doc: docTrends},
+		{method: "GET", path: "/v1/analytics/cohorts", role: store.RoleViewer, handler: s.analyticsCohorts, doc: docCohorts},
+		{method: "GET", path: "/v1/analytics/funnels", role: store.RoleViewer, handler: s.analyticsFunnels, doc: docFunnels},
+		{method: "GET", path: "/v1/analytics/benchmarks", role: store.RoleViewer, handler: s.analyticsBenchmarks, doc: docBenchmarks},
 	}
 }
 

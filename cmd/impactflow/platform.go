@@ -13,7 +13,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 
+	analyticsact "github.com/impactflow/impactflow/activities/analytics"
 	"github.com/impactflow/impactflow/api"
+	"github.com/impactflow/impactflow/internal/analytics"
 	"github.com/impactflow/impactflow/internal/config"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/metrics"
@@ -31,6 +33,12 @@ type platform struct {
 	redis    *redis.Client
 	temporal client.Client
 	jobs     *jobs.Service
+
+	// analytics is set by openAnalytics; nil when this process has no analytics store.
+	analytics       *analytics.DB
+	analyticsCache  *analytics.Cache
+	analyticsBudget *analytics.Budget
+	syncMetrics     *analyticsact.Metrics
 }
 
 func openPlatform(ctx context.Context, cfg config.Config, log *slog.Logger) (*platform, error) {
@@ -56,6 +64,9 @@ func openPlatform(ctx context.Context, cfg config.Config, log *slog.Logger) (*pl
 }
 
 func (p *platform) close() {
+	if p.analytics != nil {
+		p.analytics.Close()
+	}
 	if p.temporal != nil {
 		p.temporal.Close()
 	}
@@ -68,7 +79,41 @@ func (p *platform) close() {
 }
 
 func (p *platform) startWorkers() (*workers.Workers, error) {
-	return workers.Start(workers.Deps{Client: p.temporal, Store: p.store})
+	w, err := workers.Start(workers.Deps{Client: p.temporal, Store: p.store,
+		Analytics: p.analytics, AnalyticsCache: p.analyticsCache, SyncMetrics: p.syncMetrics})
+	if err != nil || p.analytics == nil {
+		return w, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := workers.EnsureSyncSchedule(ctx, p.temporal, p.cfg.SyncInterval); err != nil {
+		w.Stop()
+		return nil, err
+	}
+	return w, nil
+}
+
+// openAnalytics opens the ClickHouse store and applies its DDL: the server at CLICKHOUSE_URL,
+// else, when embedded is true, chDB under DATA_DIR. One process owns a chDB directory, so
+// the split api and worker processes need CLICKHOUSE_URL for analytics.
+func (p *platform) openAnalytics(ctx context.Context, embedded bool) error {
+	if p.cfg.ClickHouseURL == "" && !embedded {
+		p.log.Warn("analytics disabled: set CLICKHOUSE_URL (embedded chDB runs only in impactflow dev)")
+		return nil
+	}
+	db, err := analytics.Open(ctx, analytics.Options{URL: p.cfg.ClickHouseURL, LibPath: p.cfg.CHDBLibPath, DataDir: p.cfg.DataDir})
+	if err != nil {
+		return err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return err
+	}
+	p.analytics = db
+	p.analyticsCache = &analytics.Cache{Redis: p.redis, Prefix: "impactflow:"}
+	p.analyticsBudget = &analytics.Budget{Redis: p.redis, Prefix: "impactflow:", Limit: p.cfg.AnalyticsBudget}
+	p.syncMetrics = analyticsact.NewMetrics(p.metrics.Prometheus())
+	return nil
 }
 
 // serveAPI listens on HTTP_ADDR and serves the API until stop is called; stop lets running
@@ -78,6 +123,7 @@ func (p *platform) serveAPI() (stop func() error, err error) {
 		Handler: api.New(api.Deps{
 			Store: p.store, Jobs: p.jobs, Temporal: p.temporal, Redis: p.redis, Metrics: p.metrics,
 			Logger: p.log, MaxBodyBytes: p.cfg.MaxBodyBytes, MaxImportBytes: p.cfg.MaxImportBytes, Version: version,
+			Analytics: p.analytics, AnalyticsCache: p.analyticsCache, AnalyticsBudget: p.analyticsBudget,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
