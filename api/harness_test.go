@@ -18,7 +18,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 
+	analyticsact "github.com/impactflow/impactflow/activities/analytics"
 	"github.com/impactflow/impactflow/api"
+	"github.com/impactflow/impactflow/internal/analytics"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/metrics"
 	"github.com/impactflow/impactflow/internal/store"
@@ -37,6 +39,12 @@ var env struct {
 	jobs     *jobs.Service
 	api      *httptest.Server
 	keys     map[string]string // name → secret
+
+	// Analytics: the package's one chDB engine (one per process) in a temp dir, and the
+	// Redis key prefix of this run.
+	analytics   *analytics.DB
+	cache       *analytics.Cache
+	redisPrefix string
 }
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -74,19 +82,40 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer env.temporal.Close()
-	w, err := workers.Start(workers.Deps{Client: env.temporal, Store: env.store})
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer rdb.Close()
+	chdbDir, err := os.MkdirTemp("", "impactflow-api-chdb-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(chdbDir)
+	if env.analytics, err = analytics.Open(ctx, analytics.Options{LibPath: chdbLibPath(), DataDir: chdbDir}); err != nil {
+		fmt.Fprintln(os.Stderr, "chdb:", err)
+		return 1
+	}
+	defer env.analytics.Close()
+	if err := env.analytics.Migrate(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "chdb migrate:", err)
+		return 1
+	}
+	env.redisPrefix = fmt.Sprintf("impactflow-test-api-%d:", os.Getpid())
+	defer cleanRedis(rdb, env.redisPrefix)
+	env.cache = &analytics.Cache{Redis: rdb, Prefix: env.redisPrefix}
+	w, err := workers.Start(workers.Deps{Client: env.temporal, Store: env.store,
+		Analytics: env.analytics, AnalyticsCache: env.cache, SyncMetrics: analyticsact.NewMetrics(reg.Prometheus())})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer w.Stop()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	defer rdb.Close()
 
 	env.jobs = jobs.NewService(env.temporal, "default")
 	env.api = httptest.NewServer(api.New(api.Deps{
 		Store: env.store, Jobs: env.jobs, Temporal: env.temporal, Redis: rdb, Metrics: reg, Logger: log,
 		MaxBodyBytes: 1 << 20, MaxImportBytes: 8 << 20, Version: "test",
+		Analytics: env.analytics, AnalyticsCache: env.cache,
+		AnalyticsBudget: &analytics.Budget{Redis: rdb, Prefix: env.redisPrefix, Limit: testAnalyticsBudget},
 	}))
 	defer env.api.Close()
 

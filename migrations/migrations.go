@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -38,11 +39,7 @@ func Postgres(ctx context.Context, databaseURL string) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	sub, err := fs.Sub(postgresFiles, "postgres")
-	if err != nil {
-		return err
-	}
-	if err := m.LoadMigrations(sub); err != nil {
+	if err := loadPostgres(m); err != nil {
 		return fmt.Errorf("migrate: load: %w", err)
 	}
 	if err := m.Migrate(ctx); err != nil {
@@ -124,4 +121,32 @@ func ClickHouse() ([]string, error) {
 		}
 	}
 	return stmts, nil
+}
+
+// loadPostgres appends the embedded migrations in number order. A number with no file (the
+// branches that add 002-004 are merged separately) becomes an empty migration, so that a
+// file's number stays its version in the version table.
+func loadPostgres(m *migrate.Migrator) error {
+	entries, err := fs.ReadDir(postgresFiles, "postgres")
+	if err != nil {
+		return err
+	}
+	next := 1
+	for _, e := range entries { // ReadDir sorts by name
+		num, _, ok := strings.Cut(e.Name(), "_")
+		n, err := strconv.Atoi(num)
+		if !ok || err != nil || n < next {
+			return fmt.Errorf("migration %s: want a file named NNN_name.sql, numbered after %d", e.Name(), next-1)
+		}
+		for ; next < n; next++ {
+			m.AppendMigration(fmt.Sprintf("%03d_reserved", next), "SELECT 1", "")
+		}
+		b, err := fs.ReadFile(postgresFiles, "postgres/"+e.Name())
+		if err != nil {
+			return err
+		}
+		m.AppendMigration(strings.TrimSuffix(e.Name(), ".sql"), string(b), "")
+		next++
+	}
+	return nil
 }

@@ -22,20 +22,35 @@ const SyncScheduleID = "clickhouse-sync"
 // platformTenant is the TenantId of platform-wide workflows (the scheduled sync).
 const platformTenant = "_platform"
 
+// SyncSchedule says how the sync is scheduled; ID and TaskQueue default to SyncScheduleID
+// and TaskQueueAnalytics.
+type SyncSchedule struct {
+	ID        string
+	Interval  time.Duration
+	TaskQueue string
+}
+
 // EnsureSyncSchedule creates the schedule that starts an incremental ClickHouseSyncWorkflow
 // every interval, skipping a tick while the previous run is still going; when it exists,
 // its interval is brought to this one. Safe to call from every worker at start.
-func EnsureSyncSchedule(ctx context.Context, c client.Client, interval time.Duration) error {
+func EnsureSyncSchedule(ctx context.Context, c client.Client, s SyncSchedule) error {
+	if s.ID == "" {
+		s.ID = SyncScheduleID
+	}
+	if s.TaskQueue == "" {
+		s.TaskQueue = temporal.TaskQueueAnalytics
+	}
+	interval := s.Interval
 	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: interval}}}
 	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
-		ID:      SyncScheduleID,
+		ID:      s.ID,
 		Spec:    spec,
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 		Action: &client.ScheduleWorkflowAction{
-			ID:        SyncScheduleID,
+			ID:        s.ID,
 			Workflow:  workflows.ClickHouseSyncWorkflow,
 			Args:      []any{workflows.ClickHouseSyncInput{Scope: analyticsact.Scope{Mode: analyticsact.ModeIncremental}}},
-			TaskQueue: temporal.TaskQueueAnalytics,
+			TaskQueue: s.TaskQueue,
 			TypedSearchAttributes: sdktemporal.NewSearchAttributes(
 				temporal.SearchAttrTenantID.ValueSet(platformTenant),
 				temporal.SearchAttrJobKind.ValueSet(string(jobs.KindClickHouseSync)),
@@ -48,14 +63,14 @@ func EnsureSyncSchedule(ctx context.Context, c client.Client, interval time.Dura
 	if !errors.Is(err, sdktemporal.ErrScheduleAlreadyRunning) {
 		return fmt.Errorf("create sync schedule: %w", err)
 	}
-	h := c.ScheduleClient().GetHandle(ctx, SyncScheduleID)
+	h := c.ScheduleClient().GetHandle(ctx, s.ID)
 	err = h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-		s := in.Description.Schedule
-		if s.Spec != nil && len(s.Spec.Intervals) == 1 && s.Spec.Intervals[0].Every == interval {
+		cur := in.Description.Schedule
+		if cur.Spec != nil && len(cur.Spec.Intervals) == 1 && cur.Spec.Intervals[0].Every == interval {
 			return nil, sdktemporal.ErrSkipScheduleUpdate
 		}
-		s.Spec = &spec
-		return &client.ScheduleUpdate{Schedule: &s}, nil
+		cur.Spec = &spec
+		return &client.ScheduleUpdate{Schedule: &cur}, nil
 	}})
 	if err != nil {
 		return fmt.Errorf("update sync schedule: %w", err)

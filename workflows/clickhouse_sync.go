@@ -25,6 +25,8 @@ const (
 type ClickHouseSyncInput struct {
 	Scope analyticsact.Scope `json:"scope"`
 	Carry *SyncCarry         `json:"carry,omitempty"`
+	// BatchSize overrides syncBatchSize (tests, benchmarks); 0 keeps it.
+	BatchSize int `json:"batch_size,omitempty"`
 }
 
 // SyncCarry is a run's state handed to its continuation.
@@ -75,15 +77,19 @@ func ClickHouseSyncWorkflow(ctx workflow.Context, in ClickHouseSyncInput) (Click
 		return ClickHouseSyncResult{}, err
 	}
 
+	batchSize := syncBatchSize
+	if in.BatchSize > 0 {
+		batchSize = in.BatchSize
+	}
 	for i := 0; !carry.Done.Done; i++ {
 		if i >= syncActivitiesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			return ClickHouseSyncResult{}, workflow.NewContinueAsNewError(ctx, ClickHouseSyncWorkflow,
-				ClickHouseSyncInput{Scope: in.Scope, Carry: carry})
+				ClickHouseSyncInput{Scope: in.Scope, Carry: carry, BatchSize: in.BatchSize})
 		}
 		var res analyticsact.BatchesResult
 		err := workflow.ExecuteActivity(ctx, a.SyncBatches, analyticsact.BatchesInput{
 			Scope: in.Scope, After: carry.Done.After, Horizon: carry.Plan.Horizon,
-			BatchSize: syncBatchSize, MaxBatches: syncBatchesPerActivity,
+			BatchSize: batchSize, MaxBatches: syncBatchesPerActivity,
 		}).Get(ctx, &res)
 		if err != nil {
 			return ClickHouseSyncResult{}, err

@@ -53,6 +53,10 @@ type Activities struct {
 	DB      *analytics.DB
 	Cache   Invalidator // nil: nothing cached
 	Metrics *Metrics    // nil: not measured
+
+	// AfterWrite, when set, runs after each batch is written and before it is checkpointed
+	// (tests use it to stop a worker at the worst moment).
+	AfterWrite func(ctx context.Context, batch int)
 }
 
 // Scope says which rows a run copies.
@@ -146,6 +150,12 @@ func (a *Activities) SyncBatches(ctx context.Context, in BatchesInput) (BatchesR
 		if len(batch) > 0 {
 			if err := a.DB.WriteChanges(ctx, batch); err != nil {
 				return BatchesResult{}, err
+			}
+			if a.AfterWrite != nil {
+				a.AfterWrite(ctx, i)
+				if err := ctx.Err(); err != nil {
+					return BatchesResult{}, err
+				}
 			}
 			last := analytics.CursorOf(batch[len(batch)-1])
 			if in.Scope.Mode == ModeIncremental {

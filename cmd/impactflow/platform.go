@@ -86,7 +86,7 @@ func (p *platform) startWorkers() (*workers.Workers, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := workers.EnsureSyncSchedule(ctx, p.temporal, p.cfg.SyncInterval); err != nil {
+	if err := workers.EnsureSyncSchedule(ctx, p.temporal, workers.SyncSchedule{Interval: p.cfg.SyncInterval}); err != nil {
 		w.Stop()
 		return nil, err
 	}
