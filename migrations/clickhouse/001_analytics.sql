@@ -109,6 +109,12 @@ CREATE TABLE IF NOT EXISTS impactflow.bench_size_band AS impactflow.bench_indust
 -- sums would count a re-synced batch twice and never forget a delete. A refresh replaces
 -- its target atomically from deduplicated rows, so readers never see duplicates and need
 -- neither FINAL nor argMax. The daily schedule is only a safety net.
+-- Measured (BenchmarkReadPaths in internal/analytics: 1,000,000 events, 10% written twice,
+-- chDB on 2 shared cores): a monthly trend reads the refreshed view in 7-11 ms, events FINAL
+-- in 86-188 ms, argMax by version in 90-267 ms; refreshing all six views takes ~4.4 s, paid
+-- once per sync instead of on every query. Queries the views cannot answer (a cohort filter,
+-- funnels, cohort comparisons) read events FINAL, which is exact and cheaper than argMax
+-- here because it deduplicates only within the tenant's key range.
 CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_daily
 REFRESH EVERY 1 DAY TO impactflow.agg_daily AS
 SELECT tenant_id, program_id, kind, toDate(occurred_at) AS period,
