@@ -83,8 +83,12 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			if err := loadDemo(ctx, p, "http://"+cfg.HTTPAddr); err != nil && ctx.Err() == nil {
 				log.Error("load demo data", "err", err)
 			}
-			// Sync at once rather than at the schedule's next tick, so analytics answer.
+			// Sync at once rather than at the schedule's next tick, so analytics answer; the
+			// benchmark peers give the demo tenant peer groups to compare with.
 			if p.analytics != nil && ctx.Err() == nil {
+				if err := loadBenchmarkPeers(ctx, p, "http://"+cfg.HTTPAddr); err != nil && ctx.Err() == nil {
+					log.Warn("load benchmark peers", "err", err)
+				}
 				if err := p.temporal.ScheduleClient().GetHandle(ctx, workers.SyncScheduleID).Trigger(ctx,
 					client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP}); err != nil {
 					log.Warn("trigger the ClickHouse sync", "err", err)
