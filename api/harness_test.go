@@ -18,7 +18,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 
+	analyticsact "github.com/impactflow/impactflow/activities/analytics"
 	"github.com/impactflow/impactflow/api"
+	"github.com/impactflow/impactflow/internal/analytics"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/llm"
 	"github.com/impactflow/impactflow/internal/metrics"
@@ -44,6 +46,12 @@ var env struct {
 	workers  *workers.Workers
 	// workerDeps is what env.workers were started with; tests that restart workers reuse it.
 	workerDeps workers.Deps
+
+	// Analytics: the package's one chDB engine (one per process) in a temp dir, and the
+	// Redis key prefix of this run.
+	analytics   *analytics.DB
+	cache       *analytics.Cache
+	redisPrefix string
 }
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -101,24 +109,44 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer stopNotify()
-	env.workerDeps = workers.Deps{Client: env.temporal, Store: env.store,
-		Writer: llm.NewOpenAI(llm.OpenAIConfig{BaseURL: llmSrv.URL + "/v1", APIKey: "sk-sandbox", Model: "gpt-4o-mini", Prices: prices}),
-		Prices: prices, Metrics: reg, Logger: log,
-		Deliveries: partnerEnv.deps, Notifications: notify}
-	env.workers, err = workers.Start(env.workerDeps)
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer rdb.Close()
+	chdbDir, err := os.MkdirTemp("", "impactflow-api-chdb-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	defer os.RemoveAll(chdbDir)
+	if env.analytics, err = analytics.Open(ctx, analytics.Options{LibPath: chdbLibPath(), DataDir: chdbDir}); err != nil {
+		fmt.Fprintln(os.Stderr, "chdb:", err)
+		return 1
+	}
+	defer env.analytics.Close()
+	if err := env.analytics.Migrate(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "chdb migrate:", err)
+		return 1
+	}
+	env.redisPrefix = fmt.Sprintf("impactflow-test-api-%d:", os.Getpid())
+	defer cleanRedis(rdb, env.redisPrefix)
+	env.cache = &analytics.Cache{Redis: rdb, Prefix: env.redisPrefix}
+	env.workerDeps = workers.Deps{Client: env.temporal, Store: env.store,
+		Writer: llm.NewOpenAI(llm.OpenAIConfig{BaseURL: llmSrv.URL + "/v1", APIKey: "sk-sandbox", Model: "gpt-4o-mini", Prices: prices}),
+		Prices: prices, Metrics: reg, Logger: log,
+		Deliveries: partnerEnv.deps, Notifications: notify,
+		Analytics: env.analytics, AnalyticsCache: env.cache, SyncMetrics: analyticsact.NewMetrics(reg.Prometheus())}
+	if env.workers, err = workers.Start(env.workerDeps); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	defer func() { env.workers.Stop() }()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	defer rdb.Close()
 
 	env.api = httptest.NewServer(api.New(api.Deps{
 		Store: env.store, Jobs: env.jobs, Temporal: env.temporal, Redis: rdb, Metrics: reg, Logger: log,
 		MaxBodyBytes: 1 << 20, MaxImportBytes: 8 << 20, Version: "test", Notifications: notifyAPI,
 		Reports:   api.ReportsConfig{Model: "gpt-4o-mini", Prices: prices},
 		SecretBox: partnerEnv.deps.Box, DeliveryAttemptTimeout: partnerEnv.deps.AttemptTimeout, DeliveryRetryMaxInterval: testRetryMaxInterval,
+		Analytics: env.analytics, AnalyticsCache: env.cache,
+		AnalyticsBudget: &analytics.Budget{Redis: rdb, Prefix: env.redisPrefix, Limit: testAnalyticsBudget},
 	}))
 	defer env.api.Close()
 

@@ -52,7 +52,8 @@ func (s *Server) dependencies(c *gin.Context) {
 }
 
 func (s *Server) cache(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"jobs": s.jobs.Stats(), "redis": s.probe(c.Request.Context())["redis"]})
+	c.JSON(http.StatusOK, gin.H{"jobs": s.jobs.Stats(), "redis": s.probe(c.Request.Context())["redis"],
+		"analytics": s.analyticsCacheStats(c.Request.Context())})
 }
 
 // probe checks every dependency at once.

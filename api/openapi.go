@@ -1,6 +1,7 @@
 package api
 
 import (
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -130,6 +131,7 @@ func schemas() obj {
 	for k, v := range notificationSchemas() {
 		all[k] = v
 	}
+	maps.Copy(all, analyticsSchemas())
 	return all
 }
 

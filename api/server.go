@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/impactflow/impactflow/activities/deliveries"
+	"github.com/impactflow/impactflow/internal/analytics"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/metrics"
 	"github.com/impactflow/impactflow/internal/secrets"
@@ -39,6 +40,12 @@ type Deps struct {
 	// DeliveryRetryMaxInterval caps the backoff between send attempts (0: 10 minutes).
 	DeliveryRetryMaxInterval time.Duration
 	Notifications            Notifications
+
+	// Analytics is the ClickHouse store (nil: the analytics routes answer 503); the cache
+	// and the budget are optional.
+	Analytics       *analytics.DB
+	AnalyticsCache  *analytics.Cache
+	AnalyticsBudget *analytics.Budget
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -60,6 +67,10 @@ type Server struct {
 	deliveryRetryMax       time.Duration
 	replayer               *deliveries.Replayer
 	notify                 Notifications
+
+	analytics       *analytics.DB
+	analyticsCache  *analytics.Cache
+	analyticsBudget *analytics.Budget
 }
 
 // New returns the API as an http.Handler.
@@ -69,8 +80,9 @@ func New(d Deps) http.Handler {
 		log: d.Logger, keys: newKeyCache(), maxBodyBytes: d.MaxBodyBytes, maxImportBytes: d.MaxImportBytes,
 		version: d.Version, reports: d.Reports,
 		secretBox: d.SecretBox, deliveryAttemptTimeout: d.DeliveryAttemptTimeout, deliveryRetryMax: d.DeliveryRetryMaxInterval,
-		replayer: &deliveries.Replayer{Store: d.Store, Jobs: d.Jobs},
-		notify:   d.Notifications,
+		replayer:  &deliveries.Replayer{Store: d.Store, Jobs: d.Jobs},
+		notify:    d.Notifications,
+		analytics: d.Analytics, analyticsCache: d.AnalyticsCache, analyticsBudget: d.AnalyticsBudget,
 	}
 	return s.engine()
 }
@@ -140,6 +152,12 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/notifications/webhooks/sendgrid", handler: s.sendgridWebhook, doc: docSendGridWebhook},
 		{method: "POST", path: "/v1/notifications/webhooks/twilio", handler: s.twilioWebhook, doc: docTwilioWebhook},
 		{method: "POST", path: "/v1/events", role: store.RoleOperator, handler: s.postEvent, doc: docPostEvent},
+		{method: "POST", path: "/v1/analytics/sync", role: store.RoleOperator, handler: s.startSync, doc: docStartSync},
+		{method: "GET", path: "/v1/analytics/sync", role: store.RoleViewer, handler: s.syncStatus, doc: docSyncStatus},
+		{method: "GET", path: "/v1/analytics/trends", role: store.RoleViewer, handler: s.analyticsTrends, doc: docTrends},
+		{method: "GET", path: "/v1/analytics/cohorts", role: store.RoleViewer, handler: s.analyticsCohorts, doc: docCohorts},
+		{method: "GET", path: "/v1/analytics/funnels", role: store.RoleViewer, handler: s.analyticsFunnels, doc: docFunnels},
+		{method: "GET", path: "/v1/analytics/benchmarks", role: store.RoleViewer, handler: s.analyticsBenchmarks, doc: docBenchmarks},
 	}
 }
 

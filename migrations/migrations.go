@@ -94,3 +94,35 @@ func maintenanceURL(databaseURL string) (string, error) {
 	u.Path = "/postgres"
 	return u.String(), nil
 }
+
+//go:embed clickhouse/*.sql
+var clickhouseFiles embed.FS
+
+// ClickHouse returns the ClickHouse DDL statements, file by file in name order. Each is
+// idempotent (IF NOT EXISTS); package analytics runs them on chDB or a server.
+func ClickHouse() ([]string, error) {
+	entries, err := fs.ReadDir(clickhouseFiles, "clickhouse")
+	if err != nil {
+		return nil, err
+	}
+	var stmts []string
+	for _, e := range entries {
+		b, err := fs.ReadFile(clickhouseFiles, "clickhouse/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range strings.Split(string(b), ";\n") {
+			var lines []string
+			for _, l := range strings.Split(s, "\n") {
+				if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "--") {
+					lines = append(lines, l)
+				}
+			}
+			if len(lines) > 0 {
+				stmts = append(stmts, strings.Join(lines, "\n"))
+			}
+		}
+	}
+	return stmts, nil
+}
+

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,8 +62,11 @@ func TestPostgresCreatesTheDatabaseAndIsSafeConcurrently(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT version FROM "+versionTable).Scan(&version); err != nil {
 		t.Fatal(err)
 	}
-	if version != len(files) {
-		t.Errorf("schema version = %d, want %d", version, len(files))
+	// The version is the highest file number (numbers of files other branches add are
+	// applied as empty migrations until they are merged).
+	last, _, _ := strings.Cut(files[len(files)-1].Name(), "_")
+	if want, _ := strconv.Atoi(last); version != want {
+		t.Errorf("schema version = %d, want %d", version, want)
 	}
 	var tables int
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'

@@ -13,10 +13,12 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	analyticsact "github.com/impactflow/impactflow/activities/analytics"
 	"github.com/impactflow/impactflow/activities/deliveries"
 	"github.com/impactflow/impactflow/activities/imports"
 	"github.com/impactflow/impactflow/activities/notifications"
 	"github.com/impactflow/impactflow/activities/reports"
+	"github.com/impactflow/impactflow/internal/analytics"
 	"github.com/impactflow/impactflow/internal/budget"
 	"github.com/impactflow/impactflow/internal/connectors"
 	"github.com/impactflow/impactflow/internal/events"
@@ -48,6 +50,10 @@ type Deps struct {
 	Deliveries          DeliveryDeps
 	// Notifications, when set, runs the notifications task queue.
 	Notifications *NotificationDeps
+	// Analytics runs the ClickHouse sync when set (nil: this process has no analytics store).
+	Analytics      *analytics.DB
+	AnalyticsCache analyticsact.Invalidator
+	SyncMetrics    *analyticsact.Metrics
 }
 
 // DeliveryDeps configures the delivery workers.
@@ -106,6 +112,17 @@ func Start(d Deps) (*Workers, error) {
 		nw.RegisterWorkflowWithOptions(workflows.EventTriggerWorkflow, workflow.RegisterOptions{Name: events.TriggerWorkflow})
 		nw.RegisterActivity(&notifications.Activities{Store: d.Store, Quota: n.Quota, Senders: n.Senders})
 		w.all = append(w.all, nw)
+	}
+	if d.Analytics != nil {
+		an := worker.New(d.Client, temporal.TaskQueueAnalytics, worker.Options{
+			// One sync writes ClickHouse at a time per worker; the schedule skips overlaps.
+			MaxConcurrentActivityExecutionSize: 2,
+			WorkerStopTimeout:                  stopTimeout,
+		})
+		an.RegisterWorkflow(workflows.ClickHouseSyncWorkflow)
+		an.RegisterActivity(&analyticsact.Activities{Source: analytics.Source{Pool: d.Store.Pool()}, DB: d.Analytics,
+			Cache: d.AnalyticsCache, Metrics: d.SyncMetrics})
+		w.all = append(w.all, an)
 	}
 
 	for _, each := range w.all {

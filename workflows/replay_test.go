@@ -29,6 +29,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r.RegisterWorkflow(ReplayBatchWorkflow)
 			r.RegisterWorkflow(NotificationWorkflow)
 			r.RegisterWorkflow(EventTriggerWorkflow)
+			r.RegisterWorkflow(ClickHouseSyncWorkflow)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
 				t.Fatalf("replay %s: %v", file, err)
 			}

@@ -10,10 +10,14 @@ import (
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
 	"github.com/impactflow/impactflow/internal/config"
 	"github.com/impactflow/impactflow/internal/store"
 	"github.com/impactflow/impactflow/migrations"
 	"github.com/impactflow/impactflow/temporal/devserver"
+	"github.com/impactflow/impactflow/workers"
 )
 
 // shutdownBudget is how long the API gets to finish its requests; with the worker's drain
@@ -52,6 +56,10 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer p.close()
+	// This process owns the chDB engine: the worker and the API share it.
+	if err := p.openAnalytics(ctx, true); err != nil {
+		return err
+	}
 	// The key exists before the API answers, so a client that sees /health/ready can use it.
 	key, fresh, err := devKey(ctx, cfg, p.store)
 	if err != nil {
@@ -85,6 +93,17 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		go func() {
 			if err := loadDemo(ctx, p, "http://"+cfg.HTTPAddr); err != nil && ctx.Err() == nil {
 				log.Error("load demo data", "err", err)
+			}
+			// Sync at once rather than at the schedule's next tick, so analytics answer; the
+			// benchmark peers give the demo tenant peer groups to compare with.
+			if p.analytics != nil && ctx.Err() == nil {
+				if err := loadBenchmarkPeers(ctx, p, "http://"+cfg.HTTPAddr); err != nil && ctx.Err() == nil {
+					log.Warn("load benchmark peers", "err", err)
+				}
+				if err := p.temporal.ScheduleClient().GetHandle(ctx, workers.SyncScheduleID).Trigger(ctx,
+					client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP}); err != nil {
+					log.Warn("trigger the ClickHouse sync", "err", err)
+				}
 			}
 		}()
 	}

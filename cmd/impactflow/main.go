@@ -25,7 +25,7 @@ commands:
              worker, API and the demo tenant
   api        the HTTP API, against TEMPORAL_ADDRESS
   worker     the Temporal workers, against TEMPORAL_ADDRESS
-  migrate    apply Postgres migrations (idempotent)
+  migrate    apply Postgres migrations and ClickHouse DDL (idempotent)
   temporal   the embedded Temporal server and UI alone
   bench      drive a running 'impactflow dev': bench <scenario> [-c clients] [-d duration]
 

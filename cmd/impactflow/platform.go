@@ -13,7 +13,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 
+	analyticsact "github.com/impactflow/impactflow/activities/analytics"
 	"github.com/impactflow/impactflow/api"
+	"github.com/impactflow/impactflow/internal/analytics"
 	"github.com/impactflow/impactflow/internal/config"
 	"github.com/impactflow/impactflow/internal/connectors"
 	"github.com/impactflow/impactflow/internal/jobs"
@@ -43,6 +45,11 @@ type platform struct {
 	notifyAPI       api.Notifications
 	notifySandboxes []string
 	closers         []func()
+	// analytics is set by openAnalytics; nil when this process has no analytics store.
+	analytics       *analytics.DB
+	analyticsCache  *analytics.Cache
+	analyticsBudget *analytics.Budget
+	syncMetrics     *analyticsact.Metrics
 }
 
 func openPlatform(ctx context.Context, cfg config.Config, log *slog.Logger) (*platform, error) {
@@ -78,6 +85,9 @@ func (p *platform) close() {
 	for _, c := range p.closers {
 		c()
 	}
+	if p.analytics != nil {
+		p.analytics.Close()
+	}
 	if p.temporal != nil {
 		p.temporal.Close()
 	}
@@ -96,6 +106,7 @@ func (p *platform) startWorkers() (*workers.Workers, error) {
 	d.AIBudgetMicros, d.RedactionNames, d.RedactionAggressive = p.cfg.AIBudgetDefaultMicros, p.cfg.RedactionNames, p.cfg.RedactionAggressive
 	d.Deliveries = p.deliveryDeps()
 	d.Notifications = p.notify
+	d.Analytics, d.AnalyticsCache, d.SyncMetrics = p.analytics, p.analyticsCache, p.syncMetrics
 	w, err := workers.Start(d)
 	if err != nil {
 		return nil, err
@@ -104,7 +115,39 @@ func (p *platform) startWorkers() (*workers.Workers, error) {
 		w.Stop()
 		return nil, err
 	}
+	if p.analytics == nil {
+		return w, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := workers.EnsureSyncSchedule(ctx, p.temporal, workers.SyncSchedule{Interval: p.cfg.SyncInterval}); err != nil {
+		w.Stop()
+		return nil, err
+	}
 	return w, nil
+}
+
+// openAnalytics opens the ClickHouse store and applies its DDL: the server at CLICKHOUSE_URL,
+// else, when embedded is true, chDB under DATA_DIR. One process owns a chDB directory, so
+// the split api and worker processes need CLICKHOUSE_URL for analytics.
+func (p *platform) openAnalytics(ctx context.Context, embedded bool) error {
+	if p.cfg.ClickHouseURL == "" && !embedded {
+		p.log.Warn("analytics disabled: set CLICKHOUSE_URL (embedded chDB runs only in impactflow dev)")
+		return nil
+	}
+	db, err := analytics.Open(ctx, analytics.Options{URL: p.cfg.ClickHouseURL, LibPath: p.cfg.CHDBLibPath, DataDir: p.cfg.DataDir})
+	if err != nil {
+		return err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return err
+	}
+	p.analytics = db
+	p.analyticsCache = &analytics.Cache{Redis: p.redis, Prefix: "impactflow:"}
+	p.analyticsBudget = &analytics.Budget{Redis: p.redis, Prefix: "impactflow:", Limit: p.cfg.AnalyticsBudget}
+	p.syncMetrics = analyticsact.NewMetrics(p.metrics.Prometheus())
+	return nil
 }
 
 // serveAPI listens on HTTP_ADDR and serves the API until stop is called; stop lets running
@@ -118,6 +161,7 @@ func (p *platform) serveAPI() (stop func() error, err error) {
 				DefaultLimitMicros: p.cfg.AIBudgetDefaultMicros},
 			SecretBox: p.box, DeliveryAttemptTimeout: p.cfg.DeliveryAttemptTimeout,
 			Notifications: p.notifyAPI,
+			Analytics:     p.analytics, AnalyticsCache: p.analyticsCache, AnalyticsBudget: p.analyticsBudget,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/impactflow/impactflow/internal/analytics"
 	"github.com/impactflow/impactflow/internal/config"
 	"github.com/impactflow/impactflow/migrations"
 	"github.com/impactflow/impactflow/temporal/devserver"
@@ -19,6 +20,9 @@ func runAPI(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer p.close()
+	if err := p.openAnalytics(ctx, false); err != nil {
+		return err
+	}
 	stop, err := p.serveAPI()
 	if err != nil {
 		return err
@@ -36,6 +40,9 @@ func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer p.close()
+	if err := p.openAnalytics(ctx, false); err != nil {
+		return err
+	}
 	w, err := p.startWorkers()
 	if err != nil {
 		return err
@@ -46,9 +53,18 @@ func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return nil
 }
 
-// runMigrate applies the Postgres migrations.
+// runMigrate applies the Postgres migrations and the ClickHouse DDL (on the server at
+// CLICKHOUSE_URL, else on chDB under DATA_DIR).
 func runMigrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err := migrations.Postgres(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	db, err := analytics.Open(ctx, analytics.Options{URL: cfg.ClickHouseURL, LibPath: cfg.CHDBLibPath, DataDir: cfg.DataDir})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
 		return err
 	}
 	log.Info("migrations applied")

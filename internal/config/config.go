@@ -91,6 +91,8 @@ type Config struct {
 	PublicBaseURL            string
 	NATSURL                  string
 	NATSEventsSubject        string
+	SyncInterval             time.Duration
+	AnalyticsBudget          int64
 }
 
 // Var describes one environment variable: the README's configuration table is this list.
@@ -124,6 +126,8 @@ func Vars() []Var {
 		{"LOG_LEVEL", "info", "debug | info | warn | error"},
 		{"LOG_FORMAT", "text", "text | json"},
 		{"IMPACTFLOW_DEMO_DATA", "true", "dev mode: load the demo data set through an import job on first start"},
+		{"SYNC_INTERVAL", "15m", "how often the Temporal Schedule runs the incremental Postgres→ClickHouse sync"},
+		{"ANALYTICS_DAILY_QUERIES", "10000", "analytics API queries each tenant may make per UTC day (429 beyond)"},
 		{"DEBUG_ADDR", "", "when set (e.g. 127.0.0.1:6060), serve Go's pprof profiles there; keep it off public interfaces"},
 		{"AI_BUDGET_DEFAULT_USD", "100", "monthly AI budget of a tenant without its own limit, in US dollars"},
 		{"LLM_PRICES", "", "price overrides, dollars per million input/output tokens: `model=0.15/0.60,*=5/15` (`*` is the price of unlisted models)"},
@@ -279,6 +283,12 @@ func load(getenv func(string) string) (Config, error) {
 	}
 	if err := c.loadNotifications(get); err != nil {
 		return Config{}, err
+	}
+	if c.SyncInterval, err = time.ParseDuration(get("SYNC_INTERVAL")); err != nil || c.SyncInterval < time.Minute {
+		return fail("SYNC_INTERVAL", "must be a duration of at least 1m, e.g. 15m")
+	}
+	if c.AnalyticsBudget, err = positiveInt(get("ANALYTICS_DAILY_QUERIES")); err != nil {
+		return fail("ANALYTICS_DAILY_QUERIES", err.Error())
 	}
 	return c, nil
 }
