@@ -125,4 +125,3 @@ func ClickHouse() ([]string, error) {
 	}
 	return stmts, nil
 }
-
