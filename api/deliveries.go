@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -15,6 +16,7 @@ import (
 	failurepb "go.temporal.io/api/failure/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/impactflow/impactflow/activities/deliveries"
 	"github.com/impactflow/impactflow/internal/connectors"
@@ -494,10 +496,55 @@ func (s *Server) deliveryStats(c *gin.Context) {
 		}
 		window = d
 	}
-	st, err := s.store.DeliveryStats(c.Request.Context(), mustPrincipal(c).TenantID, time.Now().Add(-window).UTC())
+	st, err := s.deliveryStatsCache.get(c.Request.Context(), s.store, mustPrincipal(c).TenantID, window)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, st)
+}
+
+// statsTTL is how long a tenant's stats for a window are served before being recomputed:
+// percentiles over a day of deliveries cost a scan, and a dashboard polling them needs
+// neither second-fresh numbers nor one scan per poll.
+const statsTTL = 5 * time.Second
+
+// statsCache holds recently computed stats per tenant and window; concurrent misses for the
+// same key share one query.
+type statsCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedStats
+	flights singleflight.Group
+}
+
+type cachedStats struct {
+	stats store.DeliveryStats
+	at    time.Time
+}
+
+func (sc *statsCache) get(ctx context.Context, st *store.Store, tenant string, window time.Duration) (store.DeliveryStats, error) {
+	key := tenant + "|" + window.String()
+	sc.mu.Lock()
+	e, ok := sc.entries[key]
+	sc.mu.Unlock()
+	if ok && time.Since(e.at) < statsTTL {
+		return e.stats, nil
+	}
+	v, err, _ := sc.flights.Do(key, func() (any, error) {
+		stats, err := st.DeliveryStats(context.WithoutCancel(ctx), tenant, time.Now().Add(-window).UTC())
+		if err != nil {
+			return nil, err
+		}
+		sc.mu.Lock()
+		if sc.entries == nil || len(sc.entries) > 10000 {
+			sc.entries = map[string]cachedStats{}
+		}
+		sc.entries[key] = cachedStats{stats: stats, at: time.Now()}
+		sc.mu.Unlock()
+		return stats, nil
+	})
+	if err != nil {
+		return store.DeliveryStats{}, err
+	}
+	return v.(store.DeliveryStats), nil
 }

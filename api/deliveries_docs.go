@@ -27,7 +27,7 @@ var (
 		Body: "BulkReplayRequest", IdempotencyKey: true, Responses: deliveryJobResponses}
 	docRetryAllFailed = operation{Summary: "Replay every failed delivery of the tenant (optionally one partner, a creation window) as a batch job", Tag: "deliveries",
 		Body: "RetryAllFailedRequest", IdempotencyKey: true, Responses: deliveryJobResponses}
-	docDeliveryStats = operation{Summary: "Counts by partner and status, success rate, median and p95 attempts and time to deliver", Tag: "deliveries",
+	docDeliveryStats = operation{Summary: "Counts by partner and status, success rate, median and p95 attempts and time to deliver (recomputed at most every 5 s)", Tag: "deliveries",
 		Query:     []param{{"window", "string", "how far back, by creation time (default 24h, at most 2160h)"}},
 		Responses: map[int]string{200: "DeliveryStats", 400: "Error", 401: "Error", 503: "Error"}}
 )

@@ -55,6 +55,7 @@ type Server struct {
 	secretBox              *secrets.Box
 	deliveryAttemptTimeout time.Duration
 	deliveryRetryMax       time.Duration
+	deliveryStatsCache     statsCache
 	replayer               *deliveries.Replayer
 }
 

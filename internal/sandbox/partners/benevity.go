@@ -46,6 +46,9 @@ func (b *Benevity) BadSignatures() int {
 }
 
 func (b *Benevity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if serveControl(w, r, &b.Faults, &b.Ledger) {
+		return
+	}
 	if r.URL.Path != "/v1/impact-reports" {
 		jsonError(w, http.StatusNotFound, "not_found", "no such endpoint")
 		return

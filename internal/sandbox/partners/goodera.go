@@ -55,6 +55,9 @@ func (g *Goodera) RateStats() (maxInWindow, limited int) {
 }
 
 func (g *Goodera) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if serveControl(w, r, &g.Faults, &g.Ledger) {
+		return
+	}
 	switch r.URL.Path {
 	case "/oauth/token":
 		g.tokens.issue(w, r, "")

@@ -60,6 +60,9 @@ func (wd *Workday) AuthFailures() int {
 }
 
 func (wd *Workday) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if serveControl(w, r, &wd.Faults, &wd.Ledger) {
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/ccx/")
 	parts := strings.Split(rest, "/")
 	switch {
