@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	enumspb "go.temporal.io/api/enums/v1"
 	failurepb "go.temporal.io/api/failure/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 	"golang.org/x/sync/singleflight"
@@ -279,6 +280,10 @@ func (s *Server) deliveryRuns(ctx context.Context, id string) ([]runView, error)
 	slices.SortFunc(runs, func(a, b runView) int { return b.StartedAt.Compare(a.StartedAt) })
 	if len(runs) == 0 { // visibility may trail a start by a moment; the current run is enough
 		desc, err := s.temporal.DescribeWorkflowExecution(ctx, id, "")
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return runs, nil // the row exists but its workflow never started (Temporal was down)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("describe delivery: %w", err)
 		}

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
 	"github.com/impactflow/impactflow/workers"
 )
 
@@ -236,6 +239,23 @@ func TestDeliveryToEachPartner(t *testing.T) {
 	}
 	recordHistory(t, ids[1], "delivery")
 
+	// No credential is in any workflow history.
+	for _, id := range ids {
+		iter := env.temporal.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for iter.HasNext() {
+			ev, err := iter.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := protojson.Marshal(ev)
+			for _, secret := range []string{acmeBenevitySecret, "acme-goodera-secret", "acme-wd-password", "globex-wd-secret"} {
+				if bytes.Contains(raw, []byte(secret)) {
+					t.Fatalf("history of %s holds a credential: %s", id, raw)
+				}
+			}
+		}
+	}
+
 	// Another tenant's delivery is a 404; the log filters by partner and status.
 	if r := getJSON(t, "/v1/impact-in/deliveries/"+ids[0], env.keys["globex/viewer"]); r.Status != 404 {
 		t.Fatalf("cross-tenant GET: %d", r.Status)
@@ -451,6 +471,21 @@ func TestDeliveryFaultStorm(t *testing.T) {
 	}
 	if dup := append(partnerEnv.benevity.Ledger.DuplicateRefs(), partnerEnv.workday.Ledger.DuplicateRefs()...); len(dup) > 0 {
 		t.Fatalf("duplicates at the partner: %v", dup)
+	}
+	// A retried delivery shows its failed attempt, read from the history, beside the final one.
+	var retried string
+	if err := env.store.Pool().QueryRow(context.Background(), `SELECT id FROM deliveries WHERE id = ANY($1) AND attempts >= 2 LIMIT 1`, ids).Scan(&retried); err != nil {
+		t.Fatal(err)
+	}
+	d := getDelivery(t, "acme", retried)
+	log, _ := d.Body["attempt_log"].([]any)
+	if len(log) < 2 {
+		t.Fatalf("retried delivery's attempt log: %s", d.Raw)
+	}
+	prev, last := log[len(log)-2].(map[string]any), log[len(log)-1].(map[string]any)
+	if prev["outcome"] != "retried" || prev["error"] == "" || (num(prev, "http_status") != 500 && prev["error_type"] != "PartnerUnavailable") ||
+		last["outcome"] != "delivered" || num(last, "attempt") != num(d.Body, "attempts") {
+		t.Fatalf("attempt log: %s", d.Raw)
 	}
 	var attempts int
 	if err := env.store.Pool().QueryRow(context.Background(), `SELECT sum(attempts) FROM deliveries WHERE id = ANY($1)`, ids).Scan(&attempts); err != nil {
