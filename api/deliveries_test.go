@@ -337,6 +337,16 @@ func TestDeliveryRejectedThenReplayedAfterFix(t *testing.T) {
 	if job.Body["status"] != "completed" || result(job)["duplicate"] != true || partnerEnv.benevity.Ledger.Accepted(id) != 1 {
 		t.Fatalf("forced replay: %s (accepted %d)", job.Raw, partnerEnv.benevity.Ledger.Accepted(id))
 	}
+
+	// An operator's plain reset (what the Temporal UI and CLI do) ends the same way.
+	thirdRun := job.Body["run_id"].(string)
+	if r := postJSON(t, "/v1/jobs/"+id+"/reset", op, map[string]string{"reason": "ops reset from the UI"}); r.Status != http.StatusAccepted {
+		t.Fatalf("plain reset: %d %s", r.Status, r.Raw)
+	}
+	job = waitRun(t, "acme", id, thirdRun)
+	if job.Body["status"] != "completed" || partnerEnv.benevity.Ledger.Accepted(id) != 1 {
+		t.Fatalf("after a plain reset: %s (accepted %d)", job.Raw, partnerEnv.benevity.Ledger.Accepted(id))
+	}
 }
 
 func TestBenevitySecretRotationAndRetryAllFailed(t *testing.T) {
