@@ -126,6 +126,7 @@ type Error struct {
 	Kind       string        // network | timeout | server | rate_limited | rejected | unauthorized
 }
 
+// Error says which partner failed and how, with the partner's message.
 func (e *Error) Error() string {
 	if e.HTTPStatus == 0 {
 		return fmt.Sprintf("%s: %s: %s", e.Partner, e.Kind, e.Message)

@@ -45,6 +45,7 @@ func (b *Benevity) BadSignatures() int {
 	return b.badSigns
 }
 
+// ServeHTTP serves Benevity's API and the sandbox's control endpoints.
 func (b *Benevity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if serveControl(w, r, &b.Faults, &b.Ledger) {
 		return
