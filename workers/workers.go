@@ -97,7 +97,9 @@ func deliveryWorkers(d Deps) []worker.Worker {
 	}
 	acts := &deliveries.Activities{
 		Store: d.Store, Box: dd.Box, URLs: dd.URLs, HTTP: hc, AttemptTimeout: dd.AttemptTimeout, BeforeSend: dd.BeforeSend,
-		Replayer: &deliveries.Replayer{Store: d.Store, Jobs: dd.Jobs},
+	}
+	if dd.Jobs != nil {
+		acts.Replayer = &deliveries.Replayer{Store: d.Store, Jobs: dd.Jobs}
 	}
 	main := worker.New(d.Client, temporal.TaskQueueDeliveries, worker.Options{
 		WorkerStopTimeout: stopTimeout,

@@ -133,6 +133,9 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryResult, e
 		return result, serr
 	}
 	progress.Done, progress.Step = 3, outcome.Status
+	if temporal.IsCanceledError(err) {
+		return result, err // an operator canceled the job: it ends canceled, its row failed
+	}
 	if err != nil {
 		var typ string
 		var app *temporal.ApplicationError
