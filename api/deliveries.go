@@ -72,7 +72,7 @@ func (s *Server) putPartner(c *gin.Context) {
 
 func setFields(c connectors.Credentials) []string {
 	var out []string
-	for _, f := range [][2]string{{"base_url", c.BaseURL}, {"account_id", c.AccountID}, {"signing_secret", c.SigningSecret},
+	for _, f := range [][2]string{{"account_id", c.AccountID}, {"signing_secret", c.SigningSecret},
 		{"client_id", c.ClientID}, {"client_secret", c.ClientSecret}, {"protocol", c.Protocol}, {"workday_tenant", c.WorkdayTenant},
 		{"username", c.Username}, {"password", c.Password}} {
 		if f[1] != "" {

@@ -44,7 +44,7 @@ func deliverySchemas() obj {
 	pct := props(nil, obj{"p50": nullable(number), "p95": nullable(number)})
 	return obj{
 		"PartnerCredentials": props(nil, obj{
-			"base_url": str, "account_id": str, "signing_secret": str, "client_id": str, "client_secret": str,
+			"account_id": str, "signing_secret": str, "client_id": str, "client_secret": str,
 			"protocol": obj{"type": "string", "enum": []string{"soap", "rest"}}, "workday_tenant": str, "username": str, "password": str,
 		}),
 		"PartnerConfigured":     props(nil, obj{"partner": partner, "configured": boolean, "key_id": str, "fields_set": obj{"type": "array", "items": str}}),
