@@ -16,6 +16,9 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/impactflow/impactflow/activities/deliveries"
+	"github.com/impactflow/impactflow/internal/connectors"
+	"github.com/impactflow/impactflow/internal/secrets"
 	"github.com/impactflow/impactflow/workers"
 )
 
@@ -589,5 +592,30 @@ func TestDeliveryWorkerKilledMidSend(t *testing.T) {
 	}
 	if partnerEnv.benevity.Ledger.Replays() < before+len(ids) {
 		t.Fatalf("expected each retried send to be answered from the ledger (%d → %d)", before, partnerEnv.benevity.Ledger.Replays())
+	}
+}
+
+func TestCredentialsSealedWithARetiredKeyAreResealed(t *testing.T) {
+	setupPartners(t)
+	ctx := context.Background()
+	old, err := secrets.Parse("retired:" + partnerEnv.retiredKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := connectors.Credentials{Protocol: "rest", WorkdayTenant: "globex_prod", ClientID: "globex-wd", ClientSecret: "globex-wd-secret"}
+	sealed, err := deliveries.SealCredentials(old, "globex", connectors.Workday, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.store.PutPartnerCredentials(ctx, "globex", "workday", sealed); err != nil {
+		t.Fatal(err)
+	}
+	id := createDelivery(t, "globex", "workday", "2026-03-01", "2026-03-31")
+	if job := waitJob(t, id, env.keys["globex/viewer"]); job.Body["status"] != "completed" {
+		t.Fatalf("delivery with credentials sealed by the retired key: %s", job.Raw)
+	}
+	sc, err := env.store.PartnerCredentials(ctx, "globex", "workday")
+	if err != nil || sc.KeyID != "current" {
+		t.Fatalf("credentials now sealed with %q (%v), want current", sc.KeyID, err)
 	}
 }
