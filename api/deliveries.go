@@ -8,13 +8,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	enumspb "go.temporal.io/api/enums/v1"
 	failurepb "go.temporal.io/api/failure/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/impactflow/impactflow/activities/deliveries"
 	"github.com/impactflow/impactflow/internal/connectors"
@@ -69,7 +72,7 @@ func (s *Server) putPartner(c *gin.Context) {
 
 func setFields(c connectors.Credentials) []string {
 	var out []string
-	for _, f := range [][2]string{{"base_url", c.BaseURL}, {"account_id", c.AccountID}, {"signing_secret", c.SigningSecret},
+	for _, f := range [][2]string{{"account_id", c.AccountID}, {"signing_secret", c.SigningSecret},
 		{"client_id", c.ClientID}, {"client_secret", c.ClientSecret}, {"protocol", c.Protocol}, {"workday_tenant", c.WorkdayTenant},
 		{"username", c.Username}, {"password", c.Password}} {
 		if f[1] != "" {
@@ -277,6 +280,10 @@ func (s *Server) deliveryRuns(ctx context.Context, id string) ([]runView, error)
 	slices.SortFunc(runs, func(a, b runView) int { return b.StartedAt.Compare(a.StartedAt) })
 	if len(runs) == 0 { // visibility may trail a start by a moment; the current run is enough
 		desc, err := s.temporal.DescribeWorkflowExecution(ctx, id, "")
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return runs, nil // the row exists but its workflow never started (Temporal was down)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("describe delivery: %w", err)
 		}
@@ -494,10 +501,55 @@ func (s *Server) deliveryStats(c *gin.Context) {
 		}
 		window = d
 	}
-	st, err := s.store.DeliveryStats(c.Request.Context(), mustPrincipal(c).TenantID, time.Now().Add(-window).UTC())
+	st, err := s.deliveryStatsCache.get(c.Request.Context(), s.store, mustPrincipal(c).TenantID, window)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, st)
+}
+
+// statsTTL is how long a tenant's stats for a window are served before being recomputed:
+// percentiles over a day of deliveries cost a scan, and a dashboard polling them needs
+// neither second-fresh numbers nor one scan per poll.
+const statsTTL = 5 * time.Second
+
+// statsCache holds recently computed stats per tenant and window; concurrent misses for the
+// same key share one query.
+type statsCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedStats
+	flights singleflight.Group
+}
+
+type cachedStats struct {
+	stats store.DeliveryStats
+	at    time.Time
+}
+
+func (sc *statsCache) get(ctx context.Context, st *store.Store, tenant string, window time.Duration) (store.DeliveryStats, error) {
+	key := tenant + "|" + window.String()
+	sc.mu.Lock()
+	e, ok := sc.entries[key]
+	sc.mu.Unlock()
+	if ok && time.Since(e.at) < statsTTL {
+		return e.stats, nil
+	}
+	v, err, _ := sc.flights.Do(key, func() (any, error) {
+		stats, err := st.DeliveryStats(context.WithoutCancel(ctx), tenant, time.Now().Add(-window).UTC())
+		if err != nil {
+			return nil, err
+		}
+		sc.mu.Lock()
+		if sc.entries == nil || len(sc.entries) > 10000 {
+			sc.entries = map[string]cachedStats{}
+		}
+		sc.entries[key] = cachedStats{stats: stats, at: time.Now()}
+		sc.mu.Unlock()
+		return stats, nil
+	})
+	if err != nil {
+		return store.DeliveryStats{}, err
+	}
+	return v.(store.DeliveryStats), nil
 }

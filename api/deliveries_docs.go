@@ -27,7 +27,7 @@ var (
 		Body: "BulkReplayRequest", IdempotencyKey: true, Responses: deliveryJobResponses}
 	docRetryAllFailed = operation{Summary: "Replay every failed delivery of the tenant (optionally one partner, a creation window) as a batch job", Tag: "deliveries",
 		Body: "RetryAllFailedRequest", IdempotencyKey: true, Responses: deliveryJobResponses}
-	docDeliveryStats = operation{Summary: "Counts by partner and status, success rate, median and p95 attempts and time to deliver", Tag: "deliveries",
+	docDeliveryStats = operation{Summary: "Counts by partner and status, success rate, median and p95 attempts and time to deliver (recomputed at most every 5 s)", Tag: "deliveries",
 		Query:     []param{{"window", "string", "how far back, by creation time (default 24h, at most 2160h)"}},
 		Responses: map[int]string{200: "DeliveryStats", 400: "Error", 401: "Error", 503: "Error"}}
 )
@@ -44,7 +44,7 @@ func deliverySchemas() obj {
 	pct := props(nil, obj{"p50": nullable(number), "p95": nullable(number)})
 	return obj{
 		"PartnerCredentials": props(nil, obj{
-			"base_url": str, "account_id": str, "signing_secret": str, "client_id": str, "client_secret": str,
+			"account_id": str, "signing_secret": str, "client_id": str, "client_secret": str,
 			"protocol": obj{"type": "string", "enum": []string{"soap", "rest"}}, "workday_tenant": str, "username": str, "password": str,
 		}),
 		"PartnerConfigured":     props(nil, obj{"partner": partner, "configured": boolean, "key_id": str, "fields_set": obj{"type": "array", "items": str}}),

@@ -30,6 +30,8 @@ var partnerEnv struct {
 	goodera  *partners.Goodera
 	workday  *partners.Workday
 	deps     workers.DeliveryDeps
+	// retiredKey is the IMPACTFLOW_SECRET_KEY the platform is rotating away from.
+	retiredKey string
 	// beforeSend, when set, runs before each send of the harness workers.
 	beforeSend atomic.Pointer[func(ctx context.Context, deliveryID string)]
 }
@@ -56,7 +58,9 @@ func startPartners() (func(), error) {
 		servers = append(servers, srv)
 		urls[p] = srv.URL
 	}
-	box, err := secrets.Parse(secrets.NewKey())
+	// The platform's key is mid-rotation: "current" seals, "retired" still opens.
+	partnerEnv.retiredKey = secrets.NewKey()
+	box, err := secrets.Parse("current:" + secrets.NewKey() + ",retired:" + partnerEnv.retiredKey)
 	if err != nil {
 		stop()
 		return nil, err

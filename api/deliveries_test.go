@@ -13,6 +13,12 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/impactflow/impactflow/activities/deliveries"
+	"github.com/impactflow/impactflow/internal/connectors"
+	"github.com/impactflow/impactflow/internal/secrets"
 	"github.com/impactflow/impactflow/workers"
 )
 
@@ -236,6 +242,23 @@ func TestDeliveryToEachPartner(t *testing.T) {
 	}
 	recordHistory(t, ids[1], "delivery")
 
+	// No credential is in any workflow history.
+	for _, id := range ids {
+		iter := env.temporal.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for iter.HasNext() {
+			ev, err := iter.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := protojson.Marshal(ev)
+			for _, secret := range []string{acmeBenevitySecret, "acme-goodera-secret", "acme-wd-password", "globex-wd-secret"} {
+				if bytes.Contains(raw, []byte(secret)) {
+					t.Fatalf("history of %s holds a credential: %s", id, raw)
+				}
+			}
+		}
+	}
+
 	// Another tenant's delivery is a 404; the log filters by partner and status.
 	if r := getJSON(t, "/v1/impact-in/deliveries/"+ids[0], env.keys["globex/viewer"]); r.Status != 404 {
 		t.Fatalf("cross-tenant GET: %d", r.Status)
@@ -316,6 +339,16 @@ func TestDeliveryRejectedThenReplayedAfterFix(t *testing.T) {
 	job = waitRun(t, "acme", id, secondRun)
 	if job.Body["status"] != "completed" || result(job)["duplicate"] != true || partnerEnv.benevity.Ledger.Accepted(id) != 1 {
 		t.Fatalf("forced replay: %s (accepted %d)", job.Raw, partnerEnv.benevity.Ledger.Accepted(id))
+	}
+
+	// An operator's plain reset (what the Temporal UI and CLI do) ends the same way.
+	thirdRun := job.Body["run_id"].(string)
+	if r := postJSON(t, "/v1/jobs/"+id+"/reset", op, map[string]string{"reason": "ops reset from the UI"}); r.Status != http.StatusAccepted {
+		t.Fatalf("plain reset: %d %s", r.Status, r.Raw)
+	}
+	job = waitRun(t, "acme", id, thirdRun)
+	if job.Body["status"] != "completed" || partnerEnv.benevity.Ledger.Accepted(id) != 1 {
+		t.Fatalf("after a plain reset: %s (accepted %d)", job.Raw, partnerEnv.benevity.Ledger.Accepted(id))
 	}
 }
 
@@ -452,6 +485,21 @@ func TestDeliveryFaultStorm(t *testing.T) {
 	if dup := append(partnerEnv.benevity.Ledger.DuplicateRefs(), partnerEnv.workday.Ledger.DuplicateRefs()...); len(dup) > 0 {
 		t.Fatalf("duplicates at the partner: %v", dup)
 	}
+	// A retried delivery shows its failed attempt, read from the history, beside the final one.
+	var retried string
+	if err := env.store.Pool().QueryRow(context.Background(), `SELECT id FROM deliveries WHERE id = ANY($1) AND attempts >= 2 LIMIT 1`, ids).Scan(&retried); err != nil {
+		t.Fatal(err)
+	}
+	d := getDelivery(t, "acme", retried)
+	log, _ := d.Body["attempt_log"].([]any)
+	if len(log) < 2 {
+		t.Fatalf("retried delivery's attempt log: %s", d.Raw)
+	}
+	prev, last := log[len(log)-2].(map[string]any), log[len(log)-1].(map[string]any)
+	if prev["outcome"] != "retried" || prev["error"] == "" || (num(prev, "http_status") != 500 && prev["error_type"] != "PartnerUnavailable") ||
+		last["outcome"] != "delivered" || num(last, "attempt") != num(d.Body, "attempts") {
+		t.Fatalf("attempt log: %s", d.Raw)
+	}
 	var attempts int
 	if err := env.store.Pool().QueryRow(context.Background(), `SELECT sum(attempts) FROM deliveries WHERE id = ANY($1)`, ids).Scan(&attempts); err != nil {
 		t.Fatal(err)
@@ -542,5 +590,30 @@ func TestDeliveryWorkerKilledMidSend(t *testing.T) {
 	}
 	if partnerEnv.benevity.Ledger.Replays() < before+len(ids) {
 		t.Fatalf("expected each retried send to be answered from the ledger (%d → %d)", before, partnerEnv.benevity.Ledger.Replays())
+	}
+}
+
+func TestCredentialsSealedWithARetiredKeyAreResealed(t *testing.T) {
+	setupPartners(t)
+	ctx := context.Background()
+	old, err := secrets.Parse("retired:" + partnerEnv.retiredKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := connectors.Credentials{Protocol: "rest", WorkdayTenant: "globex_prod", ClientID: "globex-wd", ClientSecret: "globex-wd-secret"}
+	sealed, err := deliveries.SealCredentials(old, "globex", connectors.Workday, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.store.PutPartnerCredentials(ctx, "globex", "workday", sealed); err != nil {
+		t.Fatal(err)
+	}
+	id := createDelivery(t, "globex", "workday", "2026-03-01", "2026-03-31")
+	if job := waitJob(t, id, env.keys["globex/viewer"]); job.Body["status"] != "completed" {
+		t.Fatalf("delivery with credentials sealed by the retired key: %s", job.Raw)
+	}
+	sc, err := env.store.PartnerCredentials(ctx, "globex", "workday")
+	if err != nil || sc.KeyID != "current" {
+		t.Fatalf("credentials now sealed with %q (%v), want current", sc.KeyID, err)
 	}
 }

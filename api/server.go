@@ -65,6 +65,7 @@ type Server struct {
 	secretBox              *secrets.Box
 	deliveryAttemptTimeout time.Duration
 	deliveryRetryMax       time.Duration
+	deliveryStatsCache     statsCache
 	replayer               *deliveries.Replayer
 	notify                 Notifications
 

@@ -178,9 +178,15 @@ func deliveryWorkers(d Deps) []worker.Worker {
 	}
 	acts := &deliveries.Activities{
 		Store: d.Store, Box: dd.Box, URLs: dd.URLs, HTTP: hc, AttemptTimeout: dd.AttemptTimeout, BeforeSend: dd.BeforeSend,
-		Replayer: &deliveries.Replayer{Store: d.Store, Jobs: dd.Jobs},
 	}
-	main := worker.New(d.Client, temporal.TaskQueueDeliveries, worker.Options{WorkerStopTimeout: stopTimeout})
+	if dd.Jobs != nil {
+		acts.Replayer = &deliveries.Replayer{Store: d.Store, Jobs: dd.Jobs}
+	}
+	main := worker.New(d.Client, temporal.TaskQueueDeliveries, worker.Options{
+		WorkerStopTimeout: stopTimeout,
+		// More pollers drain a burst of deliveries faster (measured: 2 pollers 50–80/s).
+		MaxConcurrentWorkflowTaskPollers: 8,
+	})
 	main.RegisterWorkflow(workflows.DeliveryWorkflow)
 	main.RegisterWorkflow(workflows.ReplayBatchWorkflow)
 	main.RegisterActivity(acts)
@@ -190,6 +196,7 @@ func deliveryWorkers(d Deps) []worker.Worker {
 			WorkerStopTimeout: stopTimeout,
 			// Sends wait on the network, not the CPU.
 			MaxConcurrentActivityExecutionSize: 200,
+			MaxConcurrentActivityTaskPollers:   8,
 		}
 		if p == connectors.Goodera {
 			opts.TaskQueueActivitiesPerSecond = GooderaRate(dd.GooderaLimit, dd.GooderaWindow)

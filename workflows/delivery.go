@@ -55,8 +55,11 @@ func deliveryBudget(partner string) time.Duration {
 // replayed by resetting this workflow; the delivery ID, the partner's idempotency key,
 // does not change, so the partner records it once.
 func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryResult, error) {
-	local := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    time.Minute,
+	// Building the payload and recording the outcome are short Postgres calls: local
+	// activities, run by the workflow's own worker without a round trip through a task
+	// queue (each is still a marker in the history, and still retried).
+	local := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: time.Hour,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
@@ -101,7 +104,7 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryResult, e
 	var a *deliveries.Activities
 	result := DeliveryResult{DeliveryID: in.DeliveryID, Partner: in.Partner}
 	var built deliveries.BuildResult
-	err := workflow.ExecuteActivity(local, a.BuildPayload, deliveries.BuildInput{
+	err := workflow.ExecuteLocalActivity(local, a.BuildPayload, deliveries.BuildInput{
 		DeliveryID: in.DeliveryID, TenantID: in.TenantID, Partner: in.Partner, Period: in.Period,
 	}).Get(ctx, &built)
 	if err == nil {
@@ -122,7 +125,7 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryResult, e
 	}
 	// The outcome is recorded even when the workflow was asked to stop.
 	recordCtx, _ := workflow.NewDisconnectedContext(local)
-	if rerr := workflow.ExecuteActivity(recordCtx, a.RecordOutcome, outcome).Get(recordCtx, nil); rerr != nil {
+	if rerr := workflow.ExecuteLocalActivity(recordCtx, a.RecordOutcome, outcome).Get(recordCtx, nil); rerr != nil {
 		return result, rerr
 	}
 	result.Status = outcome.Status
@@ -130,6 +133,9 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryResult, e
 		return result, serr
 	}
 	progress.Done, progress.Step = 3, outcome.Status
+	if temporal.IsCanceledError(err) {
+		return result, err // an operator canceled the job: it ends canceled, its row failed
+	}
 	if err != nil {
 		var typ string
 		var app *temporal.ApplicationError

@@ -165,3 +165,16 @@ var lastStatus string
 func deliveryStatusKey() temporal.SearchAttributeKeyKeyword {
 	return temporal.NewSearchAttributeKeyKeyword("DeliveryStatus")
 }
+
+func TestDeliveryWorkflowCanceledStillRecordsTheOutcome(t *testing.T) {
+	env, a, outcomes := deliveryEnv(t)
+	env.OnActivity(a.Send, mock.Anything, mock.Anything).After(time.Hour).Return(deliveries.SendResult{ReceiptID: "late"}, nil)
+	env.RegisterDelayedCallback(env.CancelWorkflow, time.Minute)
+	env.ExecuteWorkflow(DeliveryWorkflow, deliveryInput())
+	if err := env.GetWorkflowError(); !temporal.IsCanceledError(err) {
+		t.Fatalf("workflow error = %v, want canceled", err)
+	}
+	if len(*outcomes) != 1 || (*outcomes)[0].Status != store.DeliveryFailed {
+		t.Fatalf("outcomes = %+v", *outcomes)
+	}
+}

@@ -259,6 +259,18 @@ func (a *Activities) open(tenantID string, p connectors.Partner, sc store.Sealed
 	return c, nil
 }
 
+// reseal rewrites credentials sealed with a retired key under the current one, so that the
+// retired key can eventually be dropped from IMPACTFLOW_SECRET_KEY. Best effort: the next
+// use tries again.
+func (a *Activities) reseal(ctx context.Context, tenantID string, p connectors.Partner, sc store.SealedCredentials, c connectors.Credentials) {
+	if !a.Box.Stale(secrets.Sealed{KeyID: sc.KeyID, Ciphertext: sc.Sealed}) {
+		return
+	}
+	if fresh, err := SealCredentials(a.Box, tenantID, p, c); err == nil {
+		_ = a.Store.PutPartnerCredentials(ctx, tenantID, string(p), fresh)
+	}
+}
+
 func (a *Activities) credentials(ctx context.Context, tenantID string, p connectors.Partner) (connectors.Credentials, error) {
 	if !p.Valid() {
 		return connectors.Credentials{}, temporal.NewNonRetryableApplicationError("unknown partner "+string(p), ErrTypeBadDelivery, nil)
@@ -286,6 +298,7 @@ func (a *Activities) sender(ctx context.Context, tenantID string, p connectors.P
 	if err != nil {
 		return nil, err
 	}
+	a.reseal(ctx, tenantID, p, sc, c)
 	hc := a.HTTP
 	if hc == nil {
 		hc = http.DefaultClient

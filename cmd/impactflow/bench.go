@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -39,8 +40,13 @@ func runBench(ctx context.Context, cfg config.Config, args []string) error {
 	if b, err := os.ReadFile(filepath.Join(cfg.DataDir, "impactflow.pid")); err == nil {
 		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
+	var sandboxes map[string]string
+	if b, err := os.ReadFile(filepath.Join(cfg.DataDir, sandboxURLsFile)); err == nil {
+		_ = json.Unmarshal(b, &sandboxes)
+	}
 	return bench.Run(ctx, scenario, bench.Options{
 		APIURL: *apiURL, APIKey: key, TemporalAddress: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
 		Concurrency: *clients, Duration: *duration, PID: pid, Out: os.Stdout,
+		DatabaseURL: cfg.DatabaseURL, SandboxURLs: sandboxes,
 	})
 }

@@ -73,11 +73,14 @@ func partnerURLs(cfg config.Config) map[connectors.Partner]string {
 // restart). Returns a function that stops them.
 func startDevSandboxes(ctx context.Context, p *platform) (func(), error) {
 	var servers []*partners.Server
+	urlsFile := filepath.Join(p.cfg.DataDir, sandboxURLsFile)
 	stop := func() {
 		for _, s := range servers {
 			_ = s.Close()
 		}
+		_ = os.Remove(urlsFile)
 	}
+	started := map[string]string{}
 	for _, partner := range connectors.Partners {
 		if p.partnerURLs[partner] != "" {
 			continue
@@ -94,10 +97,20 @@ func startDevSandboxes(ctx context.Context, p *platform) (func(), error) {
 		}
 		servers = append(servers, srv)
 		p.partnerURLs[partner] = srv.URL
+		started[string(partner)] = srv.URL
 		p.log.Info("partner sandbox started (set the partner's URL variable for the real API)", "partner", partner, "url", srv.URL)
+	}
+	// `impactflow bench delivery` finds the sandboxes (and their fault controls) here.
+	b, _ := json.Marshal(started)
+	if err := os.WriteFile(urlsFile, b, 0o644); err != nil {
+		stop()
+		return nil, fmt.Errorf("write %s: %w", urlsFile, err)
 	}
 	return stop, nil
 }
+
+// sandboxURLsFile, under DATA_DIR, lists the running dev sandboxes by partner.
+const sandboxURLsFile = "partner-sandboxes.json"
 
 func sandboxFor(partner connectors.Partner, c connectors.Credentials, gooderaPerMin int) http.Handler {
 	switch partner {

@@ -29,14 +29,16 @@ const (
 
 // Options says which running dev process to drive and how hard.
 type Options struct {
-	APIURL          string        // e.g. http://127.0.0.1:8080
-	APIKey          string        // Bearer key (dev writes it to DATA_DIR/dev-api-key)
-	TemporalAddress string        // e.g. 127.0.0.1:7233
-	Namespace       string        // "" = "default"
-	Concurrency     int           // concurrent clients, default 50
-	Duration        time.Duration // how long a timed scenario runs, default 10s
-	PID             int           // the dev process (DATA_DIR/impactflow.pid), for memory sampling; 0 = don't sample
-	Out             io.Writer     // where the report goes; nil = stdout
+	APIURL          string            // e.g. http://127.0.0.1:8080
+	APIKey          string            // Bearer key (dev writes it to DATA_DIR/dev-api-key)
+	TemporalAddress string            // e.g. 127.0.0.1:7233
+	Namespace       string            // "" = "default"
+	Concurrency     int               // concurrent clients, default 50
+	Duration        time.Duration     // how long a timed scenario runs, default 10s
+	PID             int               // the dev process (DATA_DIR/impactflow.pid), for memory sampling; 0 = don't sample
+	Out             io.Writer         // where the report goes; nil = stdout
+	DatabaseURL     string            // the dev Postgres, for scenarios that seed rows directly
+	SandboxURLs     map[string]string // running partner sandboxes by partner (dev writes them to DATA_DIR)
 }
 
 // scenario is one benchmark: it measures, then fills in its report.
@@ -52,6 +54,7 @@ var scenarios = []scenario{
 	{"job-status", "GET /v1/jobs/{id} under load over ~200 finished imports", runJobStatus},
 	{"import-1m", "one upload of 1,000,000 events, end to end, with the dev process's peak RSS", runImport1M},
 	{"notification", "notifications sent/s through the SendGrid sandbox, quota check latency, 10,000 pending with memory", runNotification},
+	{"delivery", "deliveries end to end against the Benevity sandbox, clean and with 30% 5xx; delivery log and stats p99 over 100,000 rows", runDelivery},
 }
 
 // Scenarios lists the scenario names Run accepts, for usage text.

@@ -39,12 +39,12 @@ const (
 	ProtocolREST = "rest"
 )
 
-// Credentials are a tenant's credentials for one partner. They are stored sealed
+// Credentials are a tenant's credentials for one partner. The partner's URL is the
+// platform's (BENEVITY_URL, ...), never the tenant's: a tenant cannot point our workers at
+// an address of its choosing. They are stored sealed
 // (internal/secrets), loaded by the send activity, and never logged or put in a workflow
 // payload. String hides every secret.
 type Credentials struct {
-	// BaseURL overrides the platform's URL for the partner (e.g. a partner's EU region).
-	BaseURL string `json:"base_url,omitempty"`
 	// Benevity: the account and its HMAC signing secret.
 	AccountID     string `json:"account_id,omitempty"`
 	SigningSecret string `json:"signing_secret,omitempty"`
@@ -71,9 +71,6 @@ func (c Credentials) Validate(p Partner) (field string, err error) {
 			return name, fmt.Errorf("%s is required for %s", name, p)
 		}
 		return "", nil
-	}
-	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
-		return "base_url", errors.New("base_url must be an http(s) URL")
 	}
 	var checks [][2]string
 	switch p {
@@ -126,6 +123,7 @@ type Error struct {
 	Kind       string        // network | timeout | server | rate_limited | rejected | unauthorized
 }
 
+// Error says which partner failed and how, with the partner's message.
 func (e *Error) Error() string {
 	if e.HTTPStatus == 0 {
 		return fmt.Sprintf("%s: %s: %s", e.Partner, e.Kind, e.Message)

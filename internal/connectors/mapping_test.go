@@ -88,7 +88,6 @@ func TestCredentialsValidate(t *testing.T) {
 		{Workday, Credentials{Protocol: "soap", WorkdayTenant: "t", Username: "u"}, "password"},
 		{Workday, Credentials{Protocol: "rest", WorkdayTenant: "t", ClientID: "c", ClientSecret: "s"}, ""},
 		{Workday, Credentials{Protocol: "ftp"}, "protocol"},
-		{Goodera, Credentials{BaseURL: "ftp://x", ClientID: "c", ClientSecret: "s"}, "base_url"},
 	}
 	for _, tc := range cases {
 		field, err := tc.c.Validate(tc.partner)

@@ -8,11 +8,8 @@ import (
 )
 
 // New returns the partner's sender for these credentials. baseURL is the platform's URL for
-// the partner; the credentials' BaseURL, when set, overrides it.
+// the partner.
 func New(p Partner, c Credentials, baseURL string, hc *http.Client) (Sender, error) {
-	if c.BaseURL != "" {
-		baseURL = c.BaseURL
-	}
 	baseURL = strings.TrimRight(baseURL, "/")
 	if baseURL == "" {
 		return nil, fmt.Errorf("no URL is configured for %s", p)

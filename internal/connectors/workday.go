@@ -114,6 +114,7 @@ type SOAPFault struct {
 	Detail string `xml:"detail"`
 }
 
+// Error renders the fault's code, text and detail.
 func (f SOAPFault) Error() string {
 	msg := fmt.Sprintf("SOAP fault %s: %s", f.Code, strings.TrimSpace(f.String))
 	if d := strings.TrimSpace(f.Detail); d != "" {

@@ -45,7 +45,11 @@ func (b *Benevity) BadSignatures() int {
 	return b.badSigns
 }
 
+// ServeHTTP serves Benevity's API and the sandbox's control endpoints.
 func (b *Benevity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if serveControl(w, r, &b.Faults, &b.Ledger) {
+		return
+	}
 	if r.URL.Path != "/v1/impact-reports" {
 		jsonError(w, http.StatusNotFound, "not_found", "no such endpoint")
 		return

@@ -370,3 +370,45 @@ func (w *window) allow(now time.Time) (bool, time.Duration) {
 	w.max = max(w.max, len(w.times))
 	return true, 0
 }
+
+// FaultSettings is the body of POST /_sandbox/faults, the sandbox's own control endpoint
+// (benchmarks and demos drive a sandbox in another process through it).
+type FaultSettings struct {
+	ErrorRate   float64 `json:"error_rate"`
+	TimeoutRate float64 `json:"timeout_rate"`
+	SlowRate    float64 `json:"slow_rate"`
+	SlowMS      int     `json:"slow_ms"`
+	Burst429    int     `json:"burst_429"`
+	RetryAfterS int     `json:"retry_after_s"`
+}
+
+// LedgerStats is the answer of GET /_sandbox/stats.
+type LedgerStats struct {
+	Deliveries    int      `json:"deliveries"`
+	Replays       int      `json:"replays"`
+	DuplicateRefs []string `json:"duplicate_refs"`
+}
+
+// serveControl answers the sandbox's control endpoints and reports whether it did.
+func serveControl(w http.ResponseWriter, r *http.Request, f *Faults, l *Ledger) bool {
+	switch {
+	case r.URL.Path == "/_sandbox/faults" && r.Method == http.MethodPost:
+		var s FaultSettings
+		if err := json.NewDecoder(r.Body).Decode(&s); err != nil || s.ErrorRate < 0 || s.TimeoutRate < 0 || s.ErrorRate+s.TimeoutRate > 1 {
+			jsonError(w, http.StatusBadRequest, "invalid_request", "want {error_rate, timeout_rate, slow_rate, slow_ms, burst_429, retry_after_s}")
+			return true
+		}
+		f.Set(s.ErrorRate, s.TimeoutRate, s.SlowRate, time.Duration(s.SlowMS)*time.Millisecond)
+		f.Burst(s.Burst429, time.Duration(s.RetryAfterS)*time.Second)
+		writeJSON(w, http.StatusOK, s)
+		return true
+	case r.URL.Path == "/_sandbox/stats" && r.Method == http.MethodGet:
+		dup := l.DuplicateRefs()
+		if dup == nil {
+			dup = []string{}
+		}
+		writeJSON(w, http.StatusOK, LedgerStats{Deliveries: l.Count(), Replays: l.Replays(), DuplicateRefs: dup})
+		return true
+	}
+	return false
+}

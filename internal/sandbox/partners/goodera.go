@@ -54,7 +54,11 @@ func (g *Goodera) RateStats() (maxInWindow, limited int) {
 	return g.rate.max, g.rate.limited
 }
 
+// ServeHTTP serves Goodera's token endpoint and API, and the sandbox's control endpoints.
 func (g *Goodera) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if serveControl(w, r, &g.Faults, &g.Ledger) {
+		return
+	}
 	switch r.URL.Path {
 	case "/oauth/token":
 		g.tokens.issue(w, r, "")

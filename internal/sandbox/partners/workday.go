@@ -59,7 +59,11 @@ func (wd *Workday) AuthFailures() int {
 	return wd.authErr
 }
 
+// ServeHTTP serves Workday's SOAP and REST APIs, and the sandbox's control endpoints.
 func (wd *Workday) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if serveControl(w, r, &wd.Faults, &wd.Ledger) {
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/ccx/")
 	parts := strings.Split(rest, "/")
 	switch {
