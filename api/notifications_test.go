@@ -299,6 +299,7 @@ func TestScheduledNotificationSendsAtItsTime(t *testing.T) {
 		t.Fatalf("before send_at: %v", n)
 	}
 	waitJob(t, id, key)
+	recordHistory(t, id, "notification_send_at")
 	n := notification(t, id, key)
 	sentAt, _ := time.Parse(time.RFC3339Nano, n["sent_at"].(string))
 	due, _ := time.Parse(time.RFC3339Nano, body["send_at"].(string))
@@ -587,6 +588,7 @@ func TestEventTriggersRuleNotifications(t *testing.T) {
 			if !strings.Contains(out["subject"].(string), "SLO incumplido") || n["trigger_event_id"] != r.Body["event_id"] {
 				t.Fatalf("triggered notification %v", n)
 			}
+			recordHistory(t, r.Body["workflow_id"].(string), "event_trigger")
 			return
 		}
 		if time.Now().After(deadline) {
