@@ -227,6 +227,9 @@ func (s *Server) startNotification(c *gin.Context, req sendRequest) {
 // reserveQuota takes quota for the notification's messages; release gives it back.
 func (s *Server) reserveQuota(c *gin.Context, tenant store.Tenant, channel, id string, n int) (release func(), err error) {
 	ctx := c.Request.Context()
+	if s.notify.Quota == nil {
+		return nil, errNotificationsOff
+	}
 	limit, err := notifications.Limit(ctx, s.store, tenant.ID, channel)
 	if err != nil {
 		return nil, err
@@ -249,6 +252,10 @@ func (s *Server) reserveQuota(c *gin.Context, tenant store.Tenant, channel, id s
 	}
 	return func() { _ = s.notify.Quota.Release(context.WithoutCancel(ctx), w, keys...) }, nil
 }
+
+// errNotificationsOff answers when the process was built without notification quotas.
+var errNotificationsOff = &apiError{Status: http.StatusServiceUnavailable, Code: "dependency_unavailable",
+	Message: "notifications are not configured in this process", Details: map[string]string{"dependency": "redis"}}
 
 func quotaUnavailable(err error) error {
 	return &apiError{Status: http.StatusServiceUnavailable, Code: "dependency_unavailable",
@@ -359,6 +366,10 @@ type channelQuota struct {
 
 func (s *Server) notifyQuota(c *gin.Context) {
 	ctx := c.Request.Context()
+	if s.notify.Quota == nil {
+		s.fail(c, errNotificationsOff)
+		return
+	}
 	tenant, err := s.store.Tenant(ctx, mustPrincipal(c).TenantID)
 	if err != nil {
 		s.fail(c, err)
