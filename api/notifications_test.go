@@ -28,6 +28,7 @@ import (
 	"github.com/impactflow/impactflow/api"
 	"github.com/impactflow/impactflow/internal/notify/providers"
 	"github.com/impactflow/impactflow/internal/notify/quota"
+	fcmsandbox "github.com/impactflow/impactflow/internal/sandbox/fcm"
 	sgsandbox "github.com/impactflow/impactflow/internal/sandbox/sendgrid"
 	twsandbox "github.com/impactflow/impactflow/internal/sandbox/twilio"
 	"github.com/impactflow/impactflow/internal/store"
@@ -39,6 +40,7 @@ import (
 var notifyEnv struct {
 	sendgrid    *sgsandbox.Server
 	twilio      *twsandbox.Server
+	fcm         *fcmsandbox.Server
 	sgKey       *ecdsa.PrivateKey
 	twilioToken string
 	publicURL   string
@@ -69,6 +71,15 @@ func startNotifications() (*workers.NotificationDeps, api.Notifications, func(),
 	n.twilio = twsandbox.New("ACtest", n.twilioToken)
 	tw := httptest.NewServer(n.twilio)
 	var err error
+	if n.fcm, err = fcmsandbox.New("impactflow-test"); err != nil {
+		return nil, api.Notifications{}, nil, err
+	}
+	fcm := httptest.NewServer(n.fcm)
+	n.fcm.SetBaseURL(fcm.URL)
+	account, err := providers.ParseServiceAccount(n.fcm.ServiceAccountJSON())
+	if err != nil {
+		return nil, api.Notifications{}, nil, err
+	}
 	if n.sgKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
 		return nil, api.Notifications{}, nil, err
 	}
@@ -83,10 +94,12 @@ func startNotifications() (*workers.NotificationDeps, api.Notifications, func(),
 		},
 		providers.ChannelSMS: &providers.Twilio{AccountSID: "ACtest", AuthToken: n.twilioToken, From: "+15005550006", Host: tw.URL,
 			StatusCallback: n.publicURL + "/v1/notifications/webhooks/twilio"},
+		providers.ChannelPush: &providers.FCM{Account: account, Host: fcm.URL},
 	}
 	stop := func() {
 		sg.Close()
 		tw.Close()
+		fcm.Close()
 		ctx := context.Background()
 		if keys, _ := n.rdb.Keys(ctx, n.prefix+"*").Result(); len(keys) > 0 {
 			n.rdb.Del(ctx, keys...)
@@ -643,4 +656,30 @@ func TestTemplatePreviewAndHistoryPaging(t *testing.T) {
 func list(v any) []any {
 	l, _ := v.([]any)
 	return l
+}
+
+func TestPushThroughFCMAndPermanentFailure(t *testing.T) {
+	key := env.keys["acme/operator"]
+	r := postWithKey(t, "/v1/notifications/send", key, map[string]any{"channel": "push", "to": []string{"device-abc", "unregistered-device"},
+		"template": "slo_alert", "locale": "en", "data": map[string]any{"tenant_name": "Acme", "slo_name": "Latency", "objective": "99%",
+			"actual": "90%", "window": "1 h", "dashboard_url": "https://app.example.com/slo"}}, "")
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("send: %d %s", r.Status, r.Raw)
+	}
+	id := r.Body["id"].(string)
+	waitJob(t, id, key)
+	n := notification(t, id, key)
+	msgs := messages(n)
+	if n["status"] != "partially_sent" || msgs[0]["status"] != "sent" || msgs[1]["status"] != "failed" || !strings.HasPrefix(msgs[0]["provider_message_id"].(string), "projects/impactflow-test/messages/") {
+		t.Fatalf("notification %v", n)
+	}
+	var got []fcmsandbox.Message
+	for _, m := range notifyEnv.fcm.Messages() {
+		if m.Token == "device-abc" && m.Data["impactflow_message_key"] == msgs[0]["message_key"] {
+			got = append(got, m)
+		}
+	}
+	if len(got) != 1 || got[0].Notification["title"] != "SLO breached: Latency" {
+		t.Fatalf("FCM received %+v", got)
+	}
 }
