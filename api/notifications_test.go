@@ -529,11 +529,30 @@ func TestRecurringScheduleLifecycle(t *testing.T) {
 }
 
 // TestRecurringScheduleKeepsLocalTimeAcrossDST asks the embedded Temporal server for the
-// fire times of a Monday 09:00 New York schedule starting before the March 2027 DST change:
-// every one is 09:00 local, so the UTC hour moves from 14 to 13.
+// fire times of a Monday 09:00 New York schedule that starts two weeks before the next
+// spring-forward change: every one is 09:00 local, so the UTC hour moves from 14 to 13.
 func TestRecurringScheduleKeepsLocalTimeAcrossDST(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The next day on which New York's UTC offset grows (daylight time begins).
+	day := time.Now().In(ny)
+	day = time.Date(day.Year(), day.Month(), day.Day(), 12, 0, 0, 0, ny)
+	for i := 0; ; i++ {
+		if i > 400 {
+			t.Fatal("no DST change in New York within a year")
+		}
+		next := day.AddDate(0, 0, 1)
+		_, before := day.Zone()
+		_, after := next.Zone()
+		day = next
+		if after > before {
+			break
+		}
+	}
+	start := day.AddDate(0, 0, -14).UTC()
 	key := newTenant(t, "vandelay", "America/New_York")
-	start := time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
 	body := map[string]any{"channel": "sms", "to": []string{"+14155550100"}, "body": "weekly digest",
 		"recurrence": map[string]any{"calendar": map[string]any{"day_of_week": "MON", "hour": "9"}, "start_at": start}}
 	r := postWithKey(t, "/v1/notifications/schedule", key, body, "")
@@ -541,37 +560,28 @@ func TestRecurringScheduleKeepsLocalTimeAcrossDST(t *testing.T) {
 		t.Fatalf("create: %d %s", r.Status, r.Raw)
 	}
 	defer call(t, http.MethodDelete, "/v1/notifications/"+r.Body["id"].(string)+"/cancel", key, "", nil)
-	ny, _ := time.LoadLocation("America/New_York")
 	var times []time.Time
-	for _, v := range r.Body["next_action_times"].([]any) {
+	for _, v := range list(r.Body["next_action_times"]) {
 		at, _ := time.Parse(time.RFC3339, v.(string))
 		times = append(times, at)
 	}
-	if len(times) < 3 {
+	if len(times) < 4 {
 		t.Fatalf("next action times %v", times)
 	}
-	// New York moves to daylight time on Sunday 14 March 2027.
-	want := []time.Time{
-		time.Date(2027, 3, 1, 14, 0, 0, 0, time.UTC),  // EST, UTC-5
-		time.Date(2027, 3, 8, 14, 0, 0, 0, time.UTC),  // EST
-		time.Date(2027, 3, 15, 13, 0, 0, 0, time.UTC), // EDT, UTC-4
-	}
-	for i, w := range want {
-		if !times[i].Equal(w) {
-			t.Fatalf("fire time %d is %s, want %s (all: %v)", i, times[i].UTC(), w, times)
+	for _, at := range times {
+		if l := at.In(ny); l.Weekday() != time.Monday || l.Hour() != 9 || l.Minute() != 0 || at.Before(start) {
+			t.Fatalf("fire time %s is %s in New York (start %s)", at.UTC(), l, start)
+		}
+		want := 13 // EDT, UTC-4
+		if at.Before(day) {
+			want = 14 // EST, UTC-5
+		}
+		if at.UTC().Hour() != want {
+			t.Fatalf("fire time %s: UTC hour %d, want %d (DST begins %s)", at.UTC(), at.UTC().Hour(), want, day.Format("2006-01-02"))
 		}
 	}
-	for _, at := range times {
-		if l := at.In(ny); l.Weekday() != time.Monday || l.Hour() != 9 || l.Minute() != 0 {
-			t.Fatalf("fire time %s is %s in New York", at.UTC(), l)
-		}
-	}
-	hours := map[int]bool{}
-	for _, at := range times {
-		hours[at.UTC().Hour()] = true
-	}
-	if !hours[14] || !hours[13] {
-		t.Fatalf("fire times %v do not cross the DST change", times)
+	if !times[0].Before(day) || times[len(times)-1].Before(day) {
+		t.Fatalf("fire times %v do not straddle the change on %s", times, day.Format("2006-01-02"))
 	}
 }
 
