@@ -194,33 +194,26 @@ func (s *Server) startNotification(c *gin.Context, req sendRequest) {
 			return
 		}
 	}
-	// A first request that fails from here on gives its reservation back (a retry takes it
-	// again); one that finds the notification already recorded leaves it to its owner.
-	started, existed := false, false
-	defer func() {
-		if !started && !existed && release != nil {
-			release()
-		}
-	}()
-	status := workflows.NotificationSending
-	if !dueNow {
-		status = workflows.NotificationScheduled
-	}
-	_, created, err := s.store.CreateNotification(ctx, store.Notification{ID: id, TenantID: tenantID, Channel: req.Channel,
-		Template: req.Template, Locale: req.Locale, Recipients: req.To, Subject: req.Subject, Status: status, SendAt: req.SendAt})
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	existed = !created
 	job, err := s.jobs.Start(ctx, tenantID, id, jobs.StartOptions{
 		TaskQueue: temporal.TaskQueueNotifications, Workflow: workflows.NotificationWorkflow, Input: req.input(tenantID, id),
 	})
 	if err != nil {
+		// Not started: give the reservation back. A workflow started by an earlier attempt
+		// takes its messages' quota again at send time, so nothing is counted twice or missed.
+		if release != nil {
+			release()
+		}
 		s.fail(c, err)
 		return
 	}
-	started = true
+	// Recorded here so that GET /v1/notifications/:id answers at once; the workflow records
+	// the same row itself (idempotently) in case this write fails, so it is not an error here.
+	status := workflows.NotificationSending
+	if !dueNow {
+		status = workflows.NotificationScheduled
+	}
+	_, _, _ = s.store.CreateNotification(ctx, store.Notification{ID: id, TenantID: tenantID, Channel: req.Channel,
+		Template: req.Template, Locale: req.Locale, Recipients: req.To, Subject: req.Subject, Status: status, SendAt: req.SendAt})
 	accepted(c, job)
 }
 
