@@ -12,6 +12,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -26,6 +28,7 @@ import (
 
 	"github.com/impactflow/impactflow/activities/notifications"
 	"github.com/impactflow/impactflow/api"
+	"github.com/impactflow/impactflow/internal/metrics"
 	"github.com/impactflow/impactflow/internal/notify/providers"
 	"github.com/impactflow/impactflow/internal/notify/quota"
 	fcmsandbox "github.com/impactflow/impactflow/internal/sandbox/fcm"
@@ -691,5 +694,35 @@ func TestPushThroughFCMAndPermanentFailure(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].Notification["title"] != "SLO breached: Latency" {
 		t.Fatalf("FCM received %+v", got)
+	}
+}
+
+// TestRedisDownSendIs503: with the quota store unreachable, a send due now is a
+// 503 naming Redis and starts nothing; the quota view is a 503 too.
+func TestRedisDownSendIs503(t *testing.T) {
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	defer dead.Close()
+	srv := httptest.NewServer(api.New(api.Deps{
+		Store: env.store, Jobs: env.jobs, Temporal: env.temporal, Redis: dead, Metrics: metrics.New(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20, MaxImportBytes: 1 << 20, Version: "test",
+		Notifications: api.Notifications{Quota: &quota.Quota{Redis: dead, Prefix: notifyEnv.prefix}},
+	}))
+	defer srv.Close()
+	b, _ := json.Marshal(welcome("redis-down@example.com"))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/notifications/send", bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+env.keys["acme/operator"])
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(raw), `"redis"`) {
+		t.Fatalf("send with Redis down: %d %s", resp.StatusCode, raw)
+	}
+	h := getJSON(t, "/v1/notifications/history?recipient=redis-down@example.com", env.keys["acme/viewer"])
+	if n := len(list(h.Body["notifications"])); n != 0 {
+		t.Fatalf("%d notifications recorded for a refused send", n)
 	}
 }
