@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -42,7 +43,7 @@ func (s *Server) sendgridWebhook(c *gin.Context) {
 		if key == "" && ev.MessageID != "" {
 			// sg_message_id is the X-Message-Id SendGrid answered, plus a suffix after a dot.
 			id, _, _ := strings.Cut(ev.MessageID, ".")
-			if key, err = s.store.MessageKeyByProviderID(ctx, "sendgrid", id); err != nil && err != store.ErrNotFound {
+			if key, err = s.store.MessageKeyByProviderID(ctx, "sendgrid", id); err != nil && !errors.Is(err, store.ErrNotFound) {
 				s.fail(c, err)
 				return
 			}
@@ -89,7 +90,7 @@ func (s *Server) twilioWebhook(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	key, err := s.store.MessageKeyByProviderID(ctx, "twilio", sid)
-	if err == store.ErrNotFound {
+	if errors.Is(err, store.ErrNotFound) {
 		c.Status(http.StatusNoContent)
 		return
 	}

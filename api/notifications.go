@@ -194,39 +194,35 @@ func (s *Server) startNotification(c *gin.Context, req sendRequest) {
 			return
 		}
 	}
-	// A first request that fails from here on gives its reservation back (a retry takes it
-	// again); one that finds the notification already recorded leaves it to its owner.
-	started, existed := false, false
-	defer func() {
-		if !started && !existed && release != nil {
-			release()
-		}
-	}()
-	status := workflows.NotificationSending
-	if !dueNow {
-		status = workflows.NotificationScheduled
-	}
-	_, created, err := s.store.CreateNotification(ctx, store.Notification{ID: id, TenantID: tenantID, Channel: req.Channel,
-		Template: req.Template, Locale: req.Locale, Recipients: req.To, Subject: req.Subject, Status: status, SendAt: req.SendAt})
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	existed = !created
 	job, err := s.jobs.Start(ctx, tenantID, id, jobs.StartOptions{
 		TaskQueue: temporal.TaskQueueNotifications, Workflow: workflows.NotificationWorkflow, Input: req.input(tenantID, id),
 	})
 	if err != nil {
+		// Not started: give the reservation back. A workflow started by an earlier attempt
+		// takes its messages' quota again at send time, so nothing is counted twice or missed.
+		if release != nil {
+			release()
+		}
 		s.fail(c, err)
 		return
 	}
-	started = true
+	// Recorded here so that GET /v1/notifications/:id answers at once; the workflow records
+	// the same row itself (idempotently) in case this write fails, so it is not an error here.
+	status := workflows.NotificationSending
+	if !dueNow {
+		status = workflows.NotificationScheduled
+	}
+	_, _, _ = s.store.CreateNotification(ctx, store.Notification{ID: id, TenantID: tenantID, Channel: req.Channel,
+		Template: req.Template, Locale: req.Locale, Recipients: req.To, Subject: req.Subject, Status: status, SendAt: req.SendAt})
 	accepted(c, job)
 }
 
 // reserveQuota takes quota for the notification's messages; release gives it back.
 func (s *Server) reserveQuota(c *gin.Context, tenant store.Tenant, channel, id string, n int) (release func(), err error) {
 	ctx := c.Request.Context()
+	if s.notify.Quota == nil {
+		return nil, errNotificationsOff
+	}
 	limit, err := notifications.Limit(ctx, s.store, tenant.ID, channel)
 	if err != nil {
 		return nil, err
@@ -249,6 +245,10 @@ func (s *Server) reserveQuota(c *gin.Context, tenant store.Tenant, channel, id s
 	}
 	return func() { _ = s.notify.Quota.Release(context.WithoutCancel(ctx), w, keys...) }, nil
 }
+
+// errNotificationsOff answers when the process was built without notification quotas.
+var errNotificationsOff = &apiError{Status: http.StatusServiceUnavailable, Code: "dependency_unavailable",
+	Message: "notifications are not configured in this process", Details: map[string]string{"dependency": "redis"}}
 
 func quotaUnavailable(err error) error {
 	return &apiError{Status: http.StatusServiceUnavailable, Code: "dependency_unavailable",
@@ -359,6 +359,10 @@ type channelQuota struct {
 
 func (s *Server) notifyQuota(c *gin.Context) {
 	ctx := c.Request.Context()
+	if s.notify.Quota == nil {
+		s.fail(c, errNotificationsOff)
+		return
+	}
 	tenant, err := s.store.Tenant(ctx, mustPrincipal(c).TenantID)
 	if err != nil {
 		s.fail(c, err)

@@ -12,6 +12,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -26,8 +28,10 @@ import (
 
 	"github.com/impactflow/impactflow/activities/notifications"
 	"github.com/impactflow/impactflow/api"
+	"github.com/impactflow/impactflow/internal/metrics"
 	"github.com/impactflow/impactflow/internal/notify/providers"
 	"github.com/impactflow/impactflow/internal/notify/quota"
+	fcmsandbox "github.com/impactflow/impactflow/internal/sandbox/fcm"
 	sgsandbox "github.com/impactflow/impactflow/internal/sandbox/sendgrid"
 	twsandbox "github.com/impactflow/impactflow/internal/sandbox/twilio"
 	"github.com/impactflow/impactflow/internal/store"
@@ -39,6 +43,7 @@ import (
 var notifyEnv struct {
 	sendgrid    *sgsandbox.Server
 	twilio      *twsandbox.Server
+	fcm         *fcmsandbox.Server
 	sgKey       *ecdsa.PrivateKey
 	twilioToken string
 	publicURL   string
@@ -69,6 +74,15 @@ func startNotifications() (*workers.NotificationDeps, api.Notifications, func(),
 	n.twilio = twsandbox.New("ACtest", n.twilioToken)
 	tw := httptest.NewServer(n.twilio)
 	var err error
+	if n.fcm, err = fcmsandbox.New("impactflow-test"); err != nil {
+		return nil, api.Notifications{}, nil, err
+	}
+	fcm := httptest.NewServer(n.fcm)
+	n.fcm.SetBaseURL(fcm.URL)
+	account, err := providers.ParseServiceAccount(n.fcm.ServiceAccountJSON())
+	if err != nil {
+		return nil, api.Notifications{}, nil, err
+	}
 	if n.sgKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
 		return nil, api.Notifications{}, nil, err
 	}
@@ -83,10 +97,12 @@ func startNotifications() (*workers.NotificationDeps, api.Notifications, func(),
 		},
 		providers.ChannelSMS: &providers.Twilio{AccountSID: "ACtest", AuthToken: n.twilioToken, From: "+15005550006", Host: tw.URL,
 			StatusCallback: n.publicURL + "/v1/notifications/webhooks/twilio"},
+		providers.ChannelPush: &providers.FCM{Account: account, Host: fcm.URL},
 	}
 	stop := func() {
 		sg.Close()
 		tw.Close()
+		fcm.Close()
 		ctx := context.Background()
 		if keys, _ := n.rdb.Keys(ctx, n.prefix+"*").Result(); len(keys) > 0 {
 			n.rdb.Del(ctx, keys...)
@@ -299,6 +315,7 @@ func TestScheduledNotificationSendsAtItsTime(t *testing.T) {
 		t.Fatalf("before send_at: %v", n)
 	}
 	waitJob(t, id, key)
+	recordHistory(t, id, "notification_send_at")
 	n := notification(t, id, key)
 	sentAt, _ := time.Parse(time.RFC3339Nano, n["sent_at"].(string))
 	due, _ := time.Parse(time.RFC3339Nano, body["send_at"].(string))
@@ -515,11 +532,30 @@ func TestRecurringScheduleLifecycle(t *testing.T) {
 }
 
 // TestRecurringScheduleKeepsLocalTimeAcrossDST asks the embedded Temporal server for the
-// fire times of a Monday 09:00 New York schedule starting before the March 2027 DST change:
-// every one is 09:00 local, so the UTC hour moves from 14 to 13.
+// fire times of a Monday 09:00 New York schedule that starts two weeks before the next
+// spring-forward change: every one is 09:00 local, so the UTC hour moves from 14 to 13.
 func TestRecurringScheduleKeepsLocalTimeAcrossDST(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The next day on which New York's UTC offset grows (daylight time begins).
+	day := time.Now().In(ny)
+	day = time.Date(day.Year(), day.Month(), day.Day(), 12, 0, 0, 0, ny)
+	for i := 0; ; i++ {
+		if i > 400 {
+			t.Fatal("no DST change in New York within a year")
+		}
+		next := day.AddDate(0, 0, 1)
+		_, before := day.Zone()
+		_, after := next.Zone()
+		day = next
+		if after > before {
+			break
+		}
+	}
+	start := day.AddDate(0, 0, -14).UTC()
 	key := newTenant(t, "vandelay", "America/New_York")
-	start := time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
 	body := map[string]any{"channel": "sms", "to": []string{"+14155550100"}, "body": "weekly digest",
 		"recurrence": map[string]any{"calendar": map[string]any{"day_of_week": "MON", "hour": "9"}, "start_at": start}}
 	r := postWithKey(t, "/v1/notifications/schedule", key, body, "")
@@ -527,37 +563,28 @@ func TestRecurringScheduleKeepsLocalTimeAcrossDST(t *testing.T) {
 		t.Fatalf("create: %d %s", r.Status, r.Raw)
 	}
 	defer call(t, http.MethodDelete, "/v1/notifications/"+r.Body["id"].(string)+"/cancel", key, "", nil)
-	ny, _ := time.LoadLocation("America/New_York")
 	var times []time.Time
-	for _, v := range r.Body["next_action_times"].([]any) {
+	for _, v := range list(r.Body["next_action_times"]) {
 		at, _ := time.Parse(time.RFC3339, v.(string))
 		times = append(times, at)
 	}
-	if len(times) < 3 {
+	if len(times) < 4 {
 		t.Fatalf("next action times %v", times)
 	}
-	// New York moves to daylight time on Sunday 14 March 2027.
-	want := []time.Time{
-		time.Date(2027, 3, 1, 14, 0, 0, 0, time.UTC),  // EST, UTC-5
-		time.Date(2027, 3, 8, 14, 0, 0, 0, time.UTC),  // EST
-		time.Date(2027, 3, 15, 13, 0, 0, 0, time.UTC), // EDT, UTC-4
-	}
-	for i, w := range want {
-		if !times[i].Equal(w) {
-			t.Fatalf("fire time %d is %s, want %s (all: %v)", i, times[i].UTC(), w, times)
+	for _, at := range times {
+		if l := at.In(ny); l.Weekday() != time.Monday || l.Hour() != 9 || l.Minute() != 0 || at.Before(start) {
+			t.Fatalf("fire time %s is %s in New York (start %s)", at.UTC(), l, start)
+		}
+		want := 13 // EDT, UTC-4
+		if at.Before(day) {
+			want = 14 // EST, UTC-5
+		}
+		if at.UTC().Hour() != want {
+			t.Fatalf("fire time %s: UTC hour %d, want %d (DST begins %s)", at.UTC(), at.UTC().Hour(), want, day.Format("2006-01-02"))
 		}
 	}
-	for _, at := range times {
-		if l := at.In(ny); l.Weekday() != time.Monday || l.Hour() != 9 || l.Minute() != 0 {
-			t.Fatalf("fire time %s is %s in New York", at.UTC(), l)
-		}
-	}
-	hours := map[int]bool{}
-	for _, at := range times {
-		hours[at.UTC().Hour()] = true
-	}
-	if !hours[14] || !hours[13] {
-		t.Fatalf("fire times %v do not cross the DST change", times)
+	if !times[0].Before(day) || times[len(times)-1].Before(day) {
+		t.Fatalf("fire times %v do not straddle the change on %s", times, day.Format("2006-01-02"))
 	}
 }
 
@@ -587,6 +614,7 @@ func TestEventTriggersRuleNotifications(t *testing.T) {
 			if !strings.Contains(out["subject"].(string), "SLO incumplido") || n["trigger_event_id"] != r.Body["event_id"] {
 				t.Fatalf("triggered notification %v", n)
 			}
+			recordHistory(t, r.Body["workflow_id"].(string), "event_trigger")
 			return
 		}
 		if time.Now().After(deadline) {
@@ -641,4 +669,60 @@ func TestTemplatePreviewAndHistoryPaging(t *testing.T) {
 func list(v any) []any {
 	l, _ := v.([]any)
 	return l
+}
+
+func TestPushThroughFCMAndPermanentFailure(t *testing.T) {
+	key := env.keys["acme/operator"]
+	r := postWithKey(t, "/v1/notifications/send", key, map[string]any{"channel": "push", "to": []string{"device-abc", "unregistered-device"},
+		"template": "slo_alert", "locale": "en", "data": map[string]any{"tenant_name": "Acme", "slo_name": "Latency", "objective": "99%",
+			"actual": "90%", "window": "1 h", "dashboard_url": "https://app.example.com/slo"}}, "")
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("send: %d %s", r.Status, r.Raw)
+	}
+	id := r.Body["id"].(string)
+	waitJob(t, id, key)
+	n := notification(t, id, key)
+	msgs := messages(n)
+	if n["status"] != "partially_sent" || msgs[0]["status"] != "sent" || msgs[1]["status"] != "failed" || !strings.HasPrefix(msgs[0]["provider_message_id"].(string), "projects/impactflow-test/messages/") {
+		t.Fatalf("notification %v", n)
+	}
+	var got []fcmsandbox.Message
+	for _, m := range notifyEnv.fcm.Messages() {
+		if m.Token == "device-abc" && m.Data["impactflow_message_key"] == msgs[0]["message_key"] {
+			got = append(got, m)
+		}
+	}
+	if len(got) != 1 || got[0].Notification["title"] != "SLO breached: Latency" {
+		t.Fatalf("FCM received %+v", got)
+	}
+}
+
+// TestRedisDownSendIs503: with the quota store unreachable, a send due now is a
+// 503 naming Redis and starts nothing; the quota view is a 503 too.
+func TestRedisDownSendIs503(t *testing.T) {
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	defer dead.Close()
+	srv := httptest.NewServer(api.New(api.Deps{
+		Store: env.store, Jobs: env.jobs, Temporal: env.temporal, Redis: dead, Metrics: metrics.New(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20, MaxImportBytes: 1 << 20, Version: "test",
+		Notifications: api.Notifications{Quota: &quota.Quota{Redis: dead, Prefix: notifyEnv.prefix}},
+	}))
+	defer srv.Close()
+	b, _ := json.Marshal(welcome("redis-down@example.com"))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/notifications/send", bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+env.keys["acme/operator"])
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(raw), `"redis"`) {
+		t.Fatalf("send with Redis down: %d %s", resp.StatusCode, raw)
+	}
+	h := getJSON(t, "/v1/notifications/history?recipient=redis-down@example.com", env.keys["acme/viewer"])
+	if n := len(list(h.Body["notifications"])); n != 0 {
+		t.Fatalf("%d notifications recorded for a refused send", n)
+	}
 }

@@ -28,14 +28,14 @@ type EventTriggerResult struct {
 // EventTriggerWorkflow handles one event (events.TriggerWorkflow): it looks up the tenant's
 // rules for the event type and starts one NotificationWorkflow per matching rule.
 func EventTriggerWorkflow(ctx workflow.Context, ev events.Event) (EventTriggerResult, error) {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
 	})
 	res := EventTriggerResult{EventID: ev.ID, Notifications: []string{}}
 	var a *notifications.Activities
 	var triggers []notifications.Trigger
-	if err := workflow.ExecuteActivity(ctx, a.MatchRules, ev).Get(ctx, &triggers); err != nil {
+	if err := workflow.ExecuteLocalActivity(ctx, a.MatchRules, ev).Get(ctx, &triggers); err != nil {
 		return res, err
 	}
 	started := make([]workflow.ChildWorkflowFuture, len(triggers))

@@ -64,10 +64,12 @@ func NotificationWorkflow(ctx workflow.Context, in NotificationInput) (Notificat
 	if id == "" {
 		id = workflow.GetInfo(ctx).WorkflowExecution.ID
 	}
-	// Bookkeeping and quota activities wait out Postgres or Redis being down for as long as
-	// it takes: a send is late rather than lost or sent past its quota.
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
+	// Bookkeeping, rendering and the quota check are short local activities (no task queue
+	// round trip each); they wait out Postgres or Redis being down for as long as it takes:
+	// a send is late rather than lost or sent past its quota. The send itself, a call to a
+	// provider, is a regular activity.
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
 			NonRetryableErrorTypes: []string{notifications.ErrTypeTemplate, notifications.ErrTypeOverDailyLimit, "Conflict"},
@@ -92,7 +94,7 @@ func NotificationWorkflow(ctx workflow.Context, in NotificationInput) (Notificat
 	if in.SendAt != nil && in.SendAt.After(workflow.Now(ctx)) {
 		status = NotificationScheduled
 	}
-	err := workflow.ExecuteActivity(ctx, a.Begin, store.Notification{
+	err := workflow.ExecuteLocalActivity(ctx, a.Begin, store.Notification{
 		ID: id, TenantID: in.TenantID, Channel: in.Channel, Template: in.Template, Locale: in.Locale, Recipients: in.Recipients,
 		Subject: in.Subject, Status: status, SendAt: in.SendAt, ScheduleID: in.ScheduleID, TriggerEventID: in.TriggerEventID,
 	}).Get(ctx, nil)
@@ -109,13 +111,14 @@ func NotificationWorkflow(ctx workflow.Context, in NotificationInput) (Notificat
 
 	progress.Step = "render"
 	var rendered templates.Rendered
-	err = workflow.ExecuteActivity(ctx, a.Render, notifications.RenderInput{
+	err = workflow.ExecuteLocalActivity(ctx, a.Render, notifications.RenderInput{
 		Template: in.Template, Locale: in.Locale, Data: in.Data, Subject: in.Subject, Body: in.Body,
 	}).Get(ctx, &rendered)
 	if err != nil {
 		return res, finish(ctx, a, &res, NotificationFailed, err)
 	}
 
+	recorded := status
 	keys := make([]string, len(in.Recipients))
 	for i := range in.Recipients {
 		keys[i] = store.MessageKey(id, i)
@@ -123,7 +126,7 @@ func NotificationWorkflow(ctx workflow.Context, in NotificationInput) (Notificat
 	progress.Step = "quota"
 	for {
 		var d quota.Decision
-		err := workflow.ExecuteActivity(ctx, a.TakeQuota, notifications.QuotaInput{TenantID: in.TenantID, Channel: in.Channel, MessageKeys: keys}).Get(ctx, &d)
+		err := workflow.ExecuteLocalActivity(ctx, a.TakeQuota, notifications.QuotaInput{TenantID: in.TenantID, Channel: in.Channel, MessageKeys: keys}).Get(ctx, &d)
 		if err != nil {
 			if temporal.IsCanceledError(err) {
 				return res, canceled(ctx, a, id, err)
@@ -135,8 +138,9 @@ func NotificationWorkflow(ctx workflow.Context, in NotificationInput) (Notificat
 		}
 		// Over quota: wait for the tenant's next day instead of dropping the message.
 		res.Deferrals++
+		recorded = NotificationDeferred
 		progress.Step = "deferred until " + d.ResetAt.UTC().Format(time.RFC3339)
-		if err := workflow.ExecuteActivity(ctx, a.SetStatus, notifications.StatusInput{NotificationID: id, Status: NotificationDeferred,
+		if err := workflow.ExecuteLocalActivity(ctx, a.SetStatus, notifications.StatusInput{NotificationID: id, Status: NotificationDeferred,
 			Error: "daily quota reached; deferred to the next window"}).Get(ctx, nil); err != nil {
 			return res, err
 		}
@@ -146,8 +150,10 @@ func NotificationWorkflow(ctx workflow.Context, in NotificationInput) (Notificat
 	}
 
 	progress.Step = "send"
-	if err := workflow.ExecuteActivity(ctx, a.SetStatus, notifications.StatusInput{NotificationID: id, Status: NotificationSending}).Get(ctx, nil); err != nil {
-		return res, err
+	if recorded != NotificationSending {
+		if err := workflow.ExecuteLocalActivity(ctx, a.SetStatus, notifications.StatusInput{NotificationID: id, Status: NotificationSending}).Get(ctx, nil); err != nil {
+			return res, err
+		}
 	}
 	futures := make([]workflow.Future, len(in.Recipients))
 	for i, to := range in.Recipients {
@@ -192,7 +198,7 @@ func finish(ctx workflow.Context, a *notifications.Activities, res *Notification
 	if cause != nil {
 		in.Error = errorMessage(cause)
 	}
-	if err := workflow.ExecuteActivity(ctx, a.SetStatus, in).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteLocalActivity(ctx, a.SetStatus, in).Get(ctx, nil); err != nil {
 		return err
 	}
 	return cause
@@ -205,7 +211,7 @@ func canceled(ctx workflow.Context, a *notifications.Activities, id string, caus
 		return cause
 	}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	_ = workflow.ExecuteActivity(dctx, a.SetStatus, notifications.StatusInput{NotificationID: id, Status: NotificationCanceled}).Get(dctx, nil)
+	_ = workflow.ExecuteLocalActivity(dctx, a.SetStatus, notifications.StatusInput{NotificationID: id, Status: NotificationCanceled}).Get(dctx, nil)
 	return cause
 }
 

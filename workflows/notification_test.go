@@ -229,3 +229,36 @@ func TestEventTriggerStartsOneNotificationPerRule(t *testing.T) {
 		t.Fatalf("IDs not stable: %v then %v", res.Notifications, again.Notifications)
 	}
 }
+
+func TestQuotaStoreDownMakesTheSendWait(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	var a *notifications.Activities
+	env.RegisterActivity(a)
+	env.OnActivity(a.Begin, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(a.SetStatus, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(a.Render, mock.Anything, mock.Anything).Return(templates.Rendered{Subject: "s", Text: "t"}, nil)
+	failures := 0
+	env.OnActivity(a.TakeQuota, mock.Anything, mock.Anything).Return(func(context.Context, notifications.QuotaInput) (quota.Decision, error) {
+		if failures < 3 {
+			failures++
+			return quota.Decision{}, quota.ErrUnavailable
+		}
+		return quota.Decision{Allowed: true}, nil
+	})
+	sends := 0
+	env.OnActivity(a.Send, mock.Anything, mock.Anything).Return(func(context.Context, notifications.SendInput) (notifications.SendResult, error) {
+		if failures < 3 {
+			t.Error("sent while the quota store was down")
+		}
+		sends++
+		return notifications.SendResult{Status: notifications.StatusSent}, nil
+	})
+	env.ExecuteWorkflow(NotificationWorkflow, emailInput())
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if failures != 3 || sends != 2 {
+		t.Fatalf("%d quota failures, %d sends; want 3 retried failures, then 2 sends", failures, sends)
+	}
+}

@@ -134,7 +134,7 @@ func runNotification(ctx context.Context, o Options, r *report) error {
 	if err != nil {
 		return err
 	}
-	r.fact("engine (same run)", "%.1f trivial workflows/s end to end; notifications reach %.0f%% of it", engine, 100*rate/max(engine, 1))
+	r.fact("engine (same run)", "%.1f trivial workflow starts/s; its end-to-end rate is the drain line above; notifications sent at %.1f/s", engine, rate)
 	return nil
 }
 
