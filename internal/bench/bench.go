@@ -51,6 +51,8 @@ var scenarios = []scenario{
 	{"job-start", "POST a 10-row NDJSON import under load, against the engine's start rate", runJobStart},
 	{"job-status", "GET /v1/jobs/{id} under load over ~200 finished imports", runJobStatus},
 	{"import-1m", "one upload of 1,000,000 events, end to end, with the dev process's peak RSS", runImport1M},
+	{"analytics-backfill", "backfill the key's tenant into ClickHouse: rows/s and peak RSS (run import-1m first for volume)", runAnalyticsBackfill},
+	{"analytics-api", "analytics API p95 uncached and cached per endpoint, and the cache hit rate under a repeated mix", runAnalyticsAPI},
 }
 
 // Scenarios lists the scenario names Run accepts, for usage text.
