@@ -573,3 +573,32 @@ func TestAnalyticsWithRedisDown(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyticsClickHouseDownIs503: a ClickHouse server that cannot be reached is a 503
+// naming it, never a 500.
+func TestAnalyticsClickHouseDownIs503(t *testing.T) {
+	down, err := analytics.Open(context.Background(), analytics.Options{URL: "clickhouse://127.0.0.1:1/default?dial_timeout=200ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	srv := httptest.NewServer(api.New(api.Deps{
+		Store: env.store, Jobs: env.jobs, Temporal: env.temporal, Redis: redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"}), Metrics: metrics.New(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20, MaxImportBytes: 1 << 20, Version: "test",
+		Analytics: down,
+	}))
+	defer srv.Close()
+	for _, path := range []string{"/v1/analytics/trends?metric=sessions", "/v1/analytics/sync"} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+env.keys["acme/viewer"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"dependency":"clickhouse"`) {
+			t.Errorf("%s with ClickHouse down: %d %s", path, resp.StatusCode, body)
+		}
+	}
+}
