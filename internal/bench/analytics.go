@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -170,4 +171,104 @@ func runAnalyticsBackfill(ctx context.Context, o Options, r *report) error {
 	r.check(fmt.Sprintf("backfill ≥ %s rows/s", thousands(targetBackfillRowsPerSec)), j.Status == "completed" && rate >= targetBackfillRowsPerSec,
 		"%s rows/s (%s)", thousands(int64(rate)), j.Status)
 	return nil
+}
+
+// Steady-state lag: a writer adds lagWriteRate events a second through the import API
+// while a sync runs every lagSyncEvery (in production the schedule runs it every
+// SYNC_INTERVAL; here it is short so that one run of the scenario sees many syncs).
+const (
+	lagWriteRate  = 1000
+	lagBatch      = 100
+	lagSyncEvery  = 5 * time.Second
+	lagSampleTick = time.Second
+)
+
+// runAnalyticsLag measures the sync's lag (now minus the newest synced updated_at) while
+// events keep arriving.
+func runAnalyticsLag(ctx context.Context, o Options, r *report) error {
+	ev, err := newEvents(time.Now().UnixNano())
+	if err != nil {
+		return err
+	}
+	a := newAPIClient(o)
+	defer a.close()
+	ctx, cancel := context.WithTimeout(ctx, o.Duration)
+	defer cancel()
+	var written, writeErrs, syncs atomic.Int64
+	var lags []time.Duration
+	done := make(chan struct{})
+	go func() { // the writer
+		defer close(done)
+		tick := time.NewTicker(time.Second * lagBatch / lagWriteRate)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			var body bytes.Buffer
+			if err := ev.write(&body, lagBatch); err != nil {
+				writeErrs.Add(1)
+				continue
+			}
+			if _, err := a.postImport(ctx, bytes.NewReader(body.Bytes()), int64(body.Len()), requestTimeout); err != nil {
+				writeErrs.Add(1)
+				continue
+			}
+			written.Add(lagBatch)
+		}
+	}()
+	syncTick := time.NewTicker(lagSyncEvery)
+	defer syncTick.Stop()
+	sample := time.NewTicker(lagSampleTick)
+	defer sample.Stop()
+	r.progress("writing %d events/s for %s, syncing every %s", lagWriteRate, o.Duration, lagSyncEvery)
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-syncTick.C:
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/v1/analytics/sync", bytes.NewReader([]byte(`{}`)))
+			if err == nil {
+				req.Header.Set("Content-Type", "application/json")
+				if _, err := a.do(req, http.StatusAccepted); err == nil {
+					syncs.Add(1)
+				}
+			}
+		case <-sample.C:
+			if lag, err := a.syncLag(ctx); err == nil {
+				lags = append(lags, lag)
+			}
+		}
+	}
+	<-done
+	s := summarize(lags)
+	r.fact("writer", "%s events written (%d failed posts) in %s", thousands(written.Load()), writeErrs.Load(), o.Duration)
+	r.fact("syncs", "%d started, one every %s", syncs.Load(), lagSyncEvery)
+	r.fact("lag", "median %.1f s, p95 %.1f s, max %.1f s over %d samples", s.p50.Seconds(), s.p95.Seconds(), s.max.Seconds(), s.n)
+	r.check(fmt.Sprintf("lag p95 under two sync intervals (%s)", 2*lagSyncEvery), s.n > 0 && s.p95 < 2*lagSyncEvery, "p95 %.1f s", s.p95.Seconds())
+	return nil
+}
+
+// syncLag reads the lag GET /v1/analytics/sync reports.
+func (a *apiClient) syncLag(ctx context.Context) (time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/v1/analytics/sync", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.key)
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Lag *float64 `json:"lag_seconds"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || st.Lag == nil {
+		return 0, fmt.Errorf("GET /v1/analytics/sync: no lag (%v)", err)
+	}
+	return time.Duration(*st.Lag * float64(time.Second)), nil
 }

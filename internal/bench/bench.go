@@ -52,6 +52,7 @@ var scenarios = []scenario{
 	{"job-status", "GET /v1/jobs/{id} under load over ~200 finished imports", runJobStatus},
 	{"import-1m", "one upload of 1,000,000 events, end to end, with the dev process's peak RSS", runImport1M},
 	{"analytics-backfill", "backfill the key's tenant into ClickHouse: rows/s and peak RSS (run import-1m first for volume)", runAnalyticsBackfill},
+	{"analytics-lag", "sync lag while a writer adds 1,000 events/s and a sync starts every 5 s", runAnalyticsLag},
 	{"analytics-api", "analytics API p95 uncached and cached per endpoint, and the cache hit rate under a repeated mix", runAnalyticsAPI},
 }
 
