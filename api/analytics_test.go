@@ -3,8 +3,11 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,8 +22,10 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	analyticsact "github.com/impactflow/impactflow/activities/analytics"
+	"github.com/impactflow/impactflow/api"
 	"github.com/impactflow/impactflow/internal/analytics"
 	"github.com/impactflow/impactflow/internal/jobs"
+	"github.com/impactflow/impactflow/internal/metrics"
 	"github.com/impactflow/impactflow/internal/store"
 	"github.com/impactflow/impactflow/workers"
 	"github.com/impactflow/impactflow/workflows"
@@ -540,4 +545,60 @@ func TestAnalytics(t *testing.T) {
 			t.Errorf("the scheduled run: %+v, %v", res, err)
 		}
 	})
+}
+
+// TestAnalyticsWithRedisDown: the cache and the budget live in Redis; without it the
+// analytics answers are computed every time, never refused.
+func TestAnalyticsWithRedisDown(t *testing.T) {
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	defer dead.Close()
+	srv := httptest.NewServer(api.New(api.Deps{
+		Store: env.store, Jobs: env.jobs, Temporal: env.temporal, Redis: dead, Metrics: metrics.New(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20, MaxImportBytes: 1 << 20, Version: "test",
+		Analytics: env.analytics, AnalyticsCache: &analytics.Cache{Redis: dead, Prefix: env.redisPrefix},
+		AnalyticsBudget: &analytics.Budget{Redis: dead, Prefix: env.redisPrefix, Limit: 1},
+	}))
+	defer srv.Close()
+	for range 3 { // over the budget of 1, were Redis up
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/analytics/trends?metric=sessions&granularity=week", nil)
+		req.Header.Set("Authorization", "Bearer "+env.keys["acme/viewer"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Cache") != "miss" {
+			t.Fatalf("with Redis down: %d %s (X-Cache %q)", resp.StatusCode, body, resp.Header.Get("X-Cache"))
+		}
+	}
+}
+
+// TestAnalyticsClickHouseDownIs503: a ClickHouse server that cannot be reached is a 503
+// naming it, never a 500.
+func TestAnalyticsClickHouseDownIs503(t *testing.T) {
+	down, err := analytics.Open(context.Background(), analytics.Options{URL: "clickhouse://127.0.0.1:1/default?dial_timeout=200ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	srv := httptest.NewServer(api.New(api.Deps{
+		Store: env.store, Jobs: env.jobs, Temporal: env.temporal, Redis: redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"}), Metrics: metrics.New(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20, MaxImportBytes: 1 << 20, Version: "test",
+		Analytics: down,
+	}))
+	defer srv.Close()
+	for _, path := range []string{"/v1/analytics/trends?metric=sessions", "/v1/analytics/sync"} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+env.keys["acme/viewer"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"dependency":"clickhouse"`) {
+			t.Errorf("%s with ClickHouse down: %d %s", path, resp.StatusCode, body)
+		}
+	}
 }

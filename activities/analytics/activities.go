@@ -136,30 +136,52 @@ func (a *Activities) SyncBatches(ctx context.Context, in BatchesInput) (BatchesR
 	for _, t := range res.Tenants {
 		tenants[t] = true
 	}
-	for i := 0; i < in.MaxBatches; i++ {
-		var batch []analytics.Change
-		var err error
+	read := func(after analytics.Cursor) ([]analytics.Change, error) {
 		if in.Scope.Mode == ModeBackfill {
-			batch, err = a.Source.TenantChanges(ctx, in.Scope.TenantID, in.Scope.From, in.Scope.To, res.After, in.BatchSize)
-		} else {
-			batch, err = a.Source.Changes(ctx, res.After, in.Horizon, in.BatchSize)
+			return a.Source.TenantChanges(ctx, in.Scope.TenantID, in.Scope.From, in.Scope.To, after, in.BatchSize)
 		}
-		if err != nil {
-			return BatchesResult{}, err
+		return a.Source.Changes(ctx, after, in.Horizon, in.BatchSize)
+	}
+	type fetched struct {
+		batch []analytics.Change
+		err   error
+	}
+	// The next batch is read from Postgres while this one is written to ClickHouse.
+	prefetch := func(after analytics.Cursor) chan fetched {
+		ch := make(chan fetched, 1)
+		go func() {
+			b, err := read(after)
+			ch <- fetched{b, err}
+		}()
+		return ch
+	}
+	next := prefetch(res.After)
+	for i := 0; i < in.MaxBatches; i++ {
+		f := <-next
+		if f.err != nil {
+			return BatchesResult{}, f.err
+		}
+		batch := f.batch
+		full := len(batch) == in.BatchSize
+		if full && i+1 < in.MaxBatches {
+			next = prefetch(analytics.CursorOf(batch[len(batch)-1]))
 		}
 		if len(batch) > 0 {
 			if err := a.DB.WriteChanges(ctx, batch); err != nil {
+				drain(next, full && i+1 < in.MaxBatches)
 				return BatchesResult{}, err
 			}
 			if a.AfterWrite != nil {
 				a.AfterWrite(ctx, i)
 				if err := ctx.Err(); err != nil {
+					drain(next, full && i+1 < in.MaxBatches)
 					return BatchesResult{}, err
 				}
 			}
 			last := analytics.CursorOf(batch[len(batch)-1])
 			if in.Scope.Mode == ModeIncremental {
 				if err := a.DB.SetWatermark(ctx, last); err != nil {
+					drain(next, full && i+1 < in.MaxBatches)
 					return BatchesResult{}, err
 				}
 				a.observeLag(last.UpdatedAt)
@@ -181,7 +203,7 @@ func (a *Activities) SyncBatches(ctx context.Context, in BatchesInput) (BatchesR
 			}
 		}
 		res.Tenants = sortedKeys(tenants)
-		if len(batch) < in.BatchSize {
+		if !full {
 			res.Done = true
 			activity.RecordHeartbeat(ctx, res)
 			return res, nil
@@ -215,6 +237,13 @@ func (a *Activities) Finish(ctx context.Context, in FinishInput) error {
 func (a *Activities) observeLag(newest time.Time) {
 	if a.Metrics != nil && !newest.IsZero() {
 		a.Metrics.Lag.Set(time.Since(newest).Seconds())
+	}
+}
+
+// drain waits for a prefetch still running, so that no read outlives the activity.
+func drain[T any](ch chan T, pending bool) {
+	if pending {
+		<-ch
 	}
 }
 

@@ -140,13 +140,14 @@ func (b *Budget) Take(ctx context.Context, tenantID string, now time.Time) (ok b
 	key := b.Prefix + "analytics:budget:" + tenantID + ":" + now.Format("20060102")
 	ctx, cancel := context.WithTimeout(ctx, cacheTimeout)
 	defer cancel()
-	pipe := b.Redis.TxPipeline()
-	n := pipe.Incr(ctx, key)
-	pipe.ExpireNX(ctx, key, tomorrow.Sub(now)+time.Hour)
-	if _, err := pipe.Exec(ctx); err != nil {
+	n, err := b.Redis.Incr(ctx, key).Result()
+	if err != nil {
 		return true, 0
 	}
-	if n.Val() > b.Limit {
+	if n == 1 { // the day's first query: the counter outlives the day by an hour
+		b.Redis.Expire(ctx, key, tomorrow.Sub(now)+time.Hour)
+	}
+	if n > b.Limit {
 		return false, tomorrow.Sub(now)
 	}
 	return true, 0

@@ -78,12 +78,34 @@ func (db *DB) SetWatermark(ctx context.Context, c Cursor) error {
 // views are the six materialized views the sync refreshes after writing.
 var views = []string{"mv_daily", "mv_weekly", "mv_monthly", "mv_bench_industry", "mv_bench_region", "mv_bench_size_band"}
 
+// refreshPoll is how often RefreshViews looks at the refreshes' progress.
+const refreshPoll = 50 * time.Millisecond
+
 // RefreshViews recomputes the six aggregate views from the deduplicated events and waits
-// until each has swapped in its new contents.
+// until each has swapped in its new contents. The refreshes run in ClickHouse's background
+// pool; SYSTEM WAIT VIEW would hold chDB's one connection (and every API query behind it)
+// for the whole refresh, so the wait is short status reads until nothing is running, and
+// WAIT only confirms, returning at once unless a refresh had not yet started.
 func (db *DB) RefreshViews(ctx context.Context) error {
 	for _, v := range views {
 		if err := db.Exec(ctx, "SYSTEM REFRESH VIEW impactflow."+v); err != nil {
 			return fmt.Errorf("refresh %s: %w", v, err)
+		}
+	}
+	for {
+		var running uint64
+		err := db.Query(ctx, "SELECT toUInt64(countIf(status NOT IN ('Scheduled', 'Disabled'))) FROM system.view_refreshes WHERE database = 'impactflow'",
+			func(scan scanFunc) error { return scan(&running) })
+		if err != nil {
+			return fmt.Errorf("refresh status: %w", err)
+		}
+		if running == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(refreshPoll):
 		}
 	}
 	for _, v := range views {

@@ -55,6 +55,9 @@ var scenarios = []scenario{
 	{"import-1m", "one upload of 1,000,000 events, end to end, with the dev process's peak RSS", runImport1M},
 	{"notification", "notifications sent/s through the SendGrid sandbox, quota check latency, 10,000 pending with memory", runNotification},
 	{"delivery", "deliveries end to end against the Benevity sandbox, clean and with 30% 5xx; delivery log and stats p99 over 100,000 rows", runDelivery},
+	{"analytics-backfill", "backfill the key's tenant into ClickHouse: rows/s and peak RSS (run import-1m first for volume)", runAnalyticsBackfill},
+	{"analytics-lag", "sync lag while a writer adds 1,000 events/s and a sync starts every 5 s", runAnalyticsLag},
+	{"analytics-api", "analytics API p95 uncached and cached per endpoint, and the cache hit rate under a repeated mix (~6,600 queries of the daily budget)", runAnalyticsAPI},
 }
 
 // Scenarios lists the scenario names Run accepts, for usage text.
