@@ -247,7 +247,7 @@ func TestReportBudgetUnderConcurrency(t *testing.T) {
 	// A report that cannot afford one more section is refused up front, with the reason.
 	big := q1(map[string]any{"sections": []string{"summary"}, "model": budgetTestModel, "max_tokens": 8000})
 	if r := postJSON(t, "/v1/gen-reports/generate", key, big); r.Status != http.StatusTooManyRequests || r.errorCode() != "ai_budget_exhausted" ||
-		!strings.Contains(string(r.Raw), "budget") {
+		!strings.Contains(string(r.Raw), "budget") || r.Header.Get("Retry-After") == "" {
 		t.Errorf("over-budget start: %d %s", r.Status, r.Raw)
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 // defaultBudgetUpdatesPerRun bounds a budget run's history: each update adds a handful of
 // events, so a run continues as new after this many, well before Temporal suggests it.
-const defaultBudgetUpdatesPerRun = 500
+const defaultBudgetUpdatesPerRun = 2000
 
 // BudgetWorkflow is a tenant's AI budget: one long-lived workflow per tenant (an entity
 // workflow, ID budget.WorkflowID) that every LLM call reserves from before it is made and

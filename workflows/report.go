@@ -239,13 +239,13 @@ func (r *report) writeSection(ctx workflow.Context, section string) (reports.Sec
 	out := reports.SectionOutcome{Section: section, Model: in.Model, PromptVersion: llm.PromptVersion, Status: sectionSkipped}
 	budgetCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 5 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 1.5, MaximumInterval: 2 * time.Second,
 			NonRetryableErrorTypes: []string{reports.ErrTypeBadConfig}},
 	})
 	// A settle must land even when the report is being canceled: the money is spent.
 	settleCtx := workflow.WithActivityOptions(newDisconnected(ctx), workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 10 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 1.5, MaximumInterval: 2 * time.Second},
 	})
 	llmCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    2 * time.Minute,
@@ -332,7 +332,7 @@ func (r *report) releaseOpen(ctx workflow.Context) {
 	var a *reports.Activities
 	rctx := workflow.WithActivityOptions(newDisconnected(ctx), workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 5 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, MaximumInterval: 10 * time.Second},
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 1.5, MaximumInterval: 2 * time.Second},
 	})
 	var futures []workflow.Future
 	for _, id := range slices.Sorted(maps.Keys(r.open)) {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -63,6 +64,36 @@ type Activities struct {
 	// Aggressive keeps names redacted in the final text unless a tenant asks otherwise.
 	Aggressive bool
 	Logger     *slog.Logger
+
+	budgetMu    sync.Mutex
+	budgetSlots map[string]chan struct{}
+}
+
+// budgetUpdatesInFlight bounds this worker's concurrent updates to one tenant's budget
+// workflow. Temporal admits at most 10 in-flight updates per workflow
+// (history.maxInFlightUpdates) and turns the rest away; without this bound, a burst of
+// reports sends hundreds at once and the rejected ones retry in a storm that starves the
+// ones being handled. Waiting here, in order, is far cheaper.
+const budgetUpdatesInFlight = 8
+
+// budgetSlot waits for a turn to update the tenant's budget; release gives it back.
+func (a *Activities) budgetSlot(ctx context.Context, tenantID string) (release func(), err error) {
+	a.budgetMu.Lock()
+	if a.budgetSlots == nil {
+		a.budgetSlots = map[string]chan struct{}{}
+	}
+	slots, ok := a.budgetSlots[tenantID]
+	if !ok {
+		slots = make(chan struct{}, budgetUpdatesInFlight)
+		a.budgetSlots[tenantID] = slots
+	}
+	a.budgetMu.Unlock()
+	select {
+	case slots <- struct{}{}:
+		return func() { <-slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (a *Activities) log() *slog.Logger {
@@ -333,6 +364,11 @@ func (a *Activities) budgetSettings(ctx context.Context, tenantID string) (int64
 // updateBudget sends one update to the tenant's budget workflow, starting it if needed.
 // The update ID makes a retried activity's update a duplicate the server answers once.
 func (a *Activities) updateBudget(ctx context.Context, tenantID string, limit int64, tz, updateID, name string, arg, out any) error {
+	release, err := a.budgetSlot(ctx, tenantID)
+	if err != nil {
+		return fmt.Errorf("budget %s: %w", name, err)
+	}
+	defer release()
 	start := a.Client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       budget.WorkflowID(tenantID),
 		TaskQueue:                itemporal.TaskQueueReports,

@@ -51,6 +51,7 @@ var scenarios = []scenario{
 	{"job-start", "POST a 10-row NDJSON import under load, against the engine's start rate", runJobStart},
 	{"job-status", "GET /v1/jobs/{id} under load over ~200 finished imports", runJobStatus},
 	{"import-1m", "one upload of 1,000,000 events, end to end, with the dev process's peak RSS", runImport1M},
+	{"report", "AI report jobs through the OpenAI sandbox: reports/s, 100 at once with 800 ms calls, start p99 at 100 clients", runReport},
 }
 
 // Scenarios lists the scenario names Run accepts, for usage text.
