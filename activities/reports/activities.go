@@ -252,8 +252,10 @@ type ReserveInput struct {
 	ReservationID string `json:"reservation_id"`
 	JobID         string `json:"job_id"`
 	Model         string `json:"model"`
-	TokensIn      int    `json:"tokens_in"`  // estimated
+	TokensIn      int    `json:"tokens_in"`  // estimated, per call
 	TokensOut     int    `json:"tokens_out"` // the call's max tokens
+	// Calls is how many calls the reservation covers (0 means 1).
+	Calls int `json:"calls,omitempty"`
 }
 
 // Reserve holds the call's estimated cost in the tenant's budget workflow, starting that
@@ -267,7 +269,7 @@ func (a *Activities) Reserve(ctx context.Context, in ReserveInput) (budget.Reser
 	}
 	req := budget.ReserveRequest{
 		ID: in.ReservationID, JobID: in.JobID, Model: in.Model,
-		Micros:      a.Prices.CostMicros(in.Model, in.TokensIn, in.TokensOut),
+		Micros:      a.Prices.CostMicros(in.Model, in.TokensIn, in.TokensOut) * int64(max(in.Calls, 1)),
 		LimitMicros: limit, Timezone: tz,
 	}
 	var res budget.ReserveResult
