@@ -15,6 +15,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -371,24 +372,32 @@ func (a *Activities) updateBudget(ctx context.Context, tenantID string, limit in
 		return fmt.Errorf("budget %s: %w", name, err)
 	}
 	defer release()
-	start := a.Client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       budget.WorkflowID(tenantID),
-		TaskQueue:                itemporal.TaskQueueReports,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			itemporal.SearchAttrTenantID.ValueSet(tenantID),
-			itemporal.SearchAttrJobKind.ValueSet(budget.JobKind),
-		),
-	}, budget.WorkflowType, budget.Input{TenantID: tenantID, LimitMicros: limit, Timezone: tz})
-	h, err := a.Client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateID:     updateID,
-			UpdateName:   name,
-			Args:         []any{arg},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
+	update := client.UpdateWorkflowOptions{
+		WorkflowID:   budget.WorkflowID(tenantID),
+		UpdateID:     updateID,
+		UpdateName:   name,
+		Args:         []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	}
+	// Almost always the tenant's budget workflow is running and a plain update reaches it;
+	// Update-With-Start, which also starts it, is the fallback for the tenant's first call
+	// (and the first after a retention purge). The plain update is the cheaper call for the
+	// server, and these are the hottest calls of report generation.
+	h, err := a.Client.UpdateWorkflow(ctx, update)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		start := a.Client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+			ID:                       budget.WorkflowID(tenantID),
+			TaskQueue:                itemporal.TaskQueueReports,
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+			TypedSearchAttributes: temporal.NewSearchAttributes(
+				itemporal.SearchAttrTenantID.ValueSet(tenantID),
+				itemporal.SearchAttrJobKind.ValueSet(budget.JobKind),
+			),
+		}, budget.WorkflowType, budget.Input{TenantID: tenantID, LimitMicros: limit, Timezone: tz})
+		update.WorkflowID = ""
+		h, err = a.Client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{StartWorkflowOperation: start, UpdateOptions: update})
+	}
 	if err != nil {
 		return fmt.Errorf("budget %s: %w", name, err)
 	}
