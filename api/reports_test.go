@@ -145,6 +145,9 @@ func TestReportEndToEnd(t *testing.T) {
 	if ps, _ := progress["sections"].(map[string]any); ps["summary"] != "written" {
 		t.Errorf("progress per section: %v", progress)
 	}
+	if list := getJSON(t, "/v1/jobs", key); strings.Contains(string(list.Raw), "ai-budget-") || !strings.Contains(string(list.Raw), id) {
+		t.Errorf("the jobs list must show the report and not the tenant's budget workflow: %s", list.Raw)
+	}
 	hist := getJSON(t, "/v1/jobs/"+id+"/history", key)
 	if !strings.Contains(string(hist.Raw), "ProviderUnavailable") {
 		t.Errorf("the history should show the provider's 429/500 attempts: %s", hist.Raw)
