@@ -103,8 +103,9 @@ type report struct {
 }
 
 // ReportWorkflow writes an AI report: gather the period's figures and evidence, redact
-// them, then per section reserve budget, write, check citations (asking once more when
-// they fail), settle; persist the report with its lineage and announce it.
+// them, reserve budget for one call per section, then per section write and check
+// citations (asking once more, with a reservation of its own, when they fail); settle
+// what the calls cost, persist the report with its lineage and announce it.
 func ReportWorkflow(ctx workflow.Context, in ReportInput) (ReportResult, error) {
 	started := workflow.Now(ctx)
 	if in.MaxTokens <= 0 {
