@@ -91,7 +91,7 @@ func schemas() obj {
 	errorPayload := props([]string{"code", "message"}, obj{"code": str, "message": str, "details": anyObj, "request_id": str})
 	job := props([]string{"id", "kind", "status", "created_at", "links"}, obj{
 		"id": str, "kind": str, "status": obj{"type": "string", "enum": []string{"queued", "running", "completed", "failed", "canceled", "timed_out"}},
-		"progress":   nullable(props(nil, obj{"done": integer, "total": integer, "step": str})),
+		"progress":   nullable(props(nil, obj{"done": integer, "total": integer, "step": str, "sections": obj{"type": "object", "additionalProperties": str}})),
 		"created_at": stamp, "closed_at": nullable(stamp), "result": obj{}, "error": nullable(props(nil, obj{"type": str, "message": str})),
 		"run_id": str, "links": props(nil, obj{"self": str, "history": str, "cancel": str, "reset": str}),
 	})

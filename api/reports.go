@@ -81,6 +81,10 @@ func (s *Server) generateReport(c *gin.Context) {
 	}
 	if !in.Offline {
 		if err := s.checkBudget(ctx, tenant, in); err != nil {
+			var ae *apiError
+			if errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests {
+				c.Header("Retry-After", strconv.Itoa(ae.Details.(map[string]any)["retry_after_seconds"].(int)))
+			}
 			s.fail(c, err)
 			return
 		}
@@ -195,23 +199,44 @@ func preferWait(h string) (time.Duration, error) {
 }
 
 // checkBudget answers 429 when the tenant cannot afford one more section this period.
+// It reads the Postgres mirror of settled spend, not the budget workflow: a query would
+// queue behind the workflow's updates, and starting a job must stay fast under load. The
+// workflow enforces the budget exactly before every LLM call, so this early refusal only
+// needs to be right when the money is spent, which the mirror knows.
 func (s *Server) checkBudget(ctx context.Context, tenant string, in workflows.ReportInput) error {
-	st, ok, err := s.budgetStatus(ctx, tenant)
-	if err != nil || !ok {
-		// No budget workflow yet, or it cannot be read now: the workflow enforces the
-		// budget itself before every LLM call, so the job may start.
-		return nil
+	settings, tz, err := s.store.TenantAISettings(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	limit := s.limitOf(settings)
+	start, reset, err := budget.Period(time.Now(), tz)
+	if err != nil {
+		return nil // a bad zone fails the job with a clear error; nothing to refuse here
+	}
+	spent, err := s.store.AISpent(ctx, tenant, start)
+	if err != nil {
+		return err
 	}
 	need := s.prices().CostMicros(in.Model, sectionPromptTokens, in.MaxTokens)
-	if st.RemainingMicros >= need {
+	if limit-spent >= need {
 		return nil
 	}
-	retry := max(int(time.Until(st.ResetAt).Seconds()), 1)
+	retry := max(int(time.Until(reset).Seconds()), 1)
 	return &apiError{Status: http.StatusTooManyRequests, Code: "ai_budget_exhausted",
-		Message: fmt.Sprintf("the AI budget for this period is exhausted: $%.2f of $%.2f spent or held; it resets at %s",
-			float64(st.SpentMicros+st.ReservedMicros)/1e6, float64(st.LimitMicros)/1e6, st.ResetAt.Format(time.RFC3339)),
-		Details: map[string]any{"limit_dollars": float64(st.LimitMicros) / 1e6, "remaining_dollars": float64(st.RemainingMicros) / 1e6,
-			"reset_at": st.ResetAt, "retry_after_seconds": retry}}
+		Message: fmt.Sprintf("the AI budget for this period is exhausted: $%.2f of $%.2f spent; one more section of %s needs about $%.4f; it resets at %s",
+			float64(spent)/1e6, float64(limit)/1e6, in.Model, float64(need)/1e6, reset.Format(time.RFC3339)),
+		Details: map[string]any{"limit_dollars": float64(limit) / 1e6, "remaining_dollars": float64(limit-spent) / 1e6,
+			"reset_at": reset, "retry_after_seconds": retry}}
+}
+
+func (s *Server) limitOf(settings store.AISettings) int64 {
+	if settings.BudgetLimitMicros != nil {
+		return *settings.BudgetLimitMicros
+	}
+	if s.reports.DefaultLimitMicros > 0 {
+		return s.reports.DefaultLimitMicros
+	}
+	return budget.DefaultLimitMicros
 }
 
 func (s *Server) prices() llm.Prices {
@@ -279,14 +304,7 @@ func (s *Server) costSummary(c *gin.Context) {
 	st, ok, qerr := s.budgetStatus(ctx, tenant)
 	source := "budget_workflow"
 	if !ok {
-		limit := s.reports.DefaultLimitMicros
-		if limit == 0 {
-			limit = budget.DefaultLimitMicros
-		}
-		if settings.BudgetLimitMicros != nil {
-			limit = *settings.BudgetLimitMicros
-		}
-		l, err := budget.New(tenant, limit, tz, time.Now())
+		l, err := budget.New(tenant, s.limitOf(settings), tz, time.Now())
 		if err != nil {
 			s.fail(c, err)
 			return

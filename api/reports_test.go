@@ -145,6 +145,9 @@ func TestReportEndToEnd(t *testing.T) {
 	if ps, _ := progress["sections"].(map[string]any); ps["summary"] != "written" {
 		t.Errorf("progress per section: %v", progress)
 	}
+	if list := getJSON(t, "/v1/jobs", key); strings.Contains(string(list.Raw), "ai-budget-") || !strings.Contains(string(list.Raw), id) {
+		t.Errorf("the jobs list must show the report and not the tenant's budget workflow: %s", list.Raw)
+	}
 	hist := getJSON(t, "/v1/jobs/"+id+"/history", key)
 	if !strings.Contains(string(hist.Raw), "ProviderUnavailable") {
 		t.Errorf("the history should show the provider's 429/500 attempts: %s", hist.Raw)
@@ -247,7 +250,7 @@ func TestReportBudgetUnderConcurrency(t *testing.T) {
 	// A report that cannot afford one more section is refused up front, with the reason.
 	big := q1(map[string]any{"sections": []string{"summary"}, "model": budgetTestModel, "max_tokens": 8000})
 	if r := postJSON(t, "/v1/gen-reports/generate", key, big); r.Status != http.StatusTooManyRequests || r.errorCode() != "ai_budget_exhausted" ||
-		!strings.Contains(string(r.Raw), "budget") {
+		!strings.Contains(string(r.Raw), "budget") || r.Header.Get("Retry-After") == "" {
 		t.Errorf("over-budget start: %d %s", r.Status, r.Raw)
 	}
 }

@@ -12,11 +12,12 @@ import (
 
 // defaultBudgetUpdatesPerRun bounds a budget run's history: each update adds a handful of
 // events, so a run continues as new after this many, well before Temporal suggests it.
-const defaultBudgetUpdatesPerRun = 500
+const defaultBudgetUpdatesPerRun = 2000
 
 // BudgetWorkflow is a tenant's AI budget: one long-lived workflow per tenant (an entity
-// workflow, ID budget.WorkflowID) that every LLM call reserves from before it is made and
-// settles with after. Activities reach it with Update-With-Start, which starts it on the
+// workflow, ID budget.WorkflowID) that reports reserve from before their LLM calls are
+// made (one reservation covering a call per section, one more per re-ask) and settle
+// with after. Activities reach it with Update-With-Start, which starts it on the
 // tenant's first call and otherwise delivers the update to the running one.
 //
 // Why this design rather than a row lock in Postgres or a Redis counter: a workflow

@@ -93,14 +93,19 @@ type report struct {
 	known     map[string]bool
 	redacted  reports.RedactResult
 	exhausted bool
-	// open are reservations made but not settled; they are given back if the report stops.
+	// open are re-ask reservations made but not settled; they are given back if the report stops.
 	open  map[string]bool
 	runID string
+	// held is the report's own reservation, covering one call per section; firstCalls sums
+	// what those calls cost, settled against it once the sections are done.
+	held       string
+	firstCalls reports.SettleInput
 }
 
 // ReportWorkflow writes an AI report: gather the period's figures and evidence, redact
-// them, then per section reserve budget, write, check citations (asking once more when
-// they fail), settle; persist the report with its lineage and announce it.
+// them, reserve budget for one call per section, then per section write and check
+// citations (asking once more, with a reservation of its own, when they fail); settle
+// what the calls cost, persist the report with its lineage and announce it.
 func ReportWorkflow(ctx workflow.Context, in ReportInput) (ReportResult, error) {
 	started := workflow.Now(ctx)
 	if in.MaxTokens <= 0 {
@@ -146,6 +151,11 @@ func ReportWorkflow(ctx workflow.Context, in ReportInput) (ReportResult, error) 
 	}
 
 	progress.Step = "write"
+	if !in.Offline {
+		if err := r.reserveReport(ctx); err != nil {
+			return ReportResult{}, err
+		}
+	}
 	outcomes := make([]reports.SectionOutcome, len(in.Sections))
 	var firstErr error
 	sem := workflow.NewSemaphore(ctx, int64(in.SectionParallel))
@@ -168,6 +178,9 @@ func ReportWorkflow(ctx workflow.Context, in ReportInput) (ReportResult, error) 
 	}
 	wg.Wait(ctx)
 
+	if err := r.settleReport(ctx); err != nil && firstErr == nil && ctx.Err() == nil {
+		firstErr = err
+	}
 	if ctx.Err() != nil || firstErr != nil {
 		r.releaseOpen(ctx)
 		if ctx.Err() != nil {
@@ -237,16 +250,7 @@ func (r *report) writeSection(ctx workflow.Context, section string) (reports.Sec
 	in := r.in
 	var a *reports.Activities
 	out := reports.SectionOutcome{Section: section, Model: in.Model, PromptVersion: llm.PromptVersion, Status: sectionSkipped}
-	budgetCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 5 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second,
-			NonRetryableErrorTypes: []string{reports.ErrTypeBadConfig}},
-	})
-	// A settle must land even when the report is being canceled: the money is spent.
-	settleCtx := workflow.WithActivityOptions(newDisconnected(ctx), workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 10 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
-	})
+	budgetCtx, settleCtx := budgetOptions(ctx), settleOptions(ctx)
 	llmCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    2 * time.Minute,
 		ScheduleToCloseTimeout: 15 * time.Minute,
@@ -266,7 +270,10 @@ func (r *report) writeSection(ctx workflow.Context, section string) (reports.Sec
 			return out, nil
 		}
 		resID := fmt.Sprintf("%s/%.8s/%s/%d", in.JobID, r.runID, section, attempt)
-		if !in.Offline {
+		// The first call of each section is covered by the report's own reservation; a
+		// re-ask is one call more, reserved on its own.
+		reask := !in.Offline && attempt > 1
+		if reask {
 			r.progress.Sections[section] = sectionReserving
 			var rr budget.ReserveResult
 			if err := workflow.ExecuteActivity(budgetCtx, a.Reserve, reports.ReserveInput{
@@ -291,7 +298,13 @@ func (r *report) writeSection(ctx workflow.Context, section string) (reports.Sec
 		if err := workflow.ExecuteActivity(llmCtx, a.Write, reports.WriteInput{TenantID: in.TenantID, Request: req}).Get(ctx, &resp); err != nil {
 			return out, err
 		}
-		if !in.Offline {
+		if !reask && !in.Offline {
+			r.firstCalls.TokensIn += resp.TokensIn
+			r.firstCalls.TokensOut += resp.TokensOut
+			r.firstCalls.CostMicros += resp.CostMicros
+			r.firstCalls.Model = resp.Model
+		}
+		if reask {
 			if err := workflow.ExecuteActivity(settleCtx, a.Settle, reports.SettleInput{
 				TenantID: in.TenantID, ReservationID: resID, JobID: in.JobID, Purpose: "report:" + section,
 				Model: resp.Model, TokensIn: resp.TokensIn, TokensOut: resp.TokensOut, CostMicros: resp.CostMicros,
@@ -323,6 +336,67 @@ func (r *report) writeSection(ctx workflow.Context, section string) (reports.Sec
 	return out, nil
 }
 
+// reserveReport holds the estimated cost of one call per section before any is made.
+// One reservation per report, rather than one per call, keeps the traffic to the tenant's
+// budget workflow, which handles its updates one at a time, to two updates per report.
+func (r *report) reserveReport(ctx workflow.Context) error {
+	in := r.in
+	var a *reports.Activities
+	id := fmt.Sprintf("%s/%.8s/report", in.JobID, r.runID)
+	var rr budget.ReserveResult
+	if err := workflow.ExecuteActivity(budgetOptions(ctx), a.Reserve, reports.ReserveInput{
+		TenantID: in.TenantID, ReservationID: id, JobID: in.JobID, Model: in.Model,
+		TokensIn: estimateTokens(llm.Request{Metrics: r.redacted.Metrics, Snippets: r.redacted.Snippets}), TokensOut: in.MaxTokens,
+		Calls: len(in.Sections),
+	}).Get(ctx, &rr); err != nil {
+		return err
+	}
+	if !rr.Granted {
+		r.exhausted = true
+		for _, s := range in.Sections {
+			r.progress.Sections[s] = sectionSkipped
+		}
+		return nil
+	}
+	r.held = id
+	r.firstCalls.Model = in.Model
+	return nil
+}
+
+// settleReport replaces the report's reservation with what its first calls cost, even
+// when the report is being canceled: the money is spent.
+func (r *report) settleReport(ctx workflow.Context) error {
+	if r.held == "" {
+		return nil
+	}
+	var a *reports.Activities
+	in := r.firstCalls
+	in.TenantID, in.ReservationID, in.JobID, in.Purpose = r.in.TenantID, r.held, r.in.JobID, "report"
+	sctx := settleOptions(ctx)
+	if err := workflow.ExecuteActivity(sctx, a.Settle, in).Get(sctx, nil); err != nil {
+		return err
+	}
+	r.held = ""
+	return nil
+}
+
+func budgetOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 5 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 1.5, MaximumInterval: 2 * time.Second,
+			NonRetryableErrorTypes: []string{reports.ErrTypeBadConfig}},
+	})
+}
+
+// settleOptions run on a disconnected context: a settle must land even when the report is
+// being canceled.
+func settleOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(newDisconnected(ctx), workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 10 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 1.5, MaximumInterval: 2 * time.Second},
+	})
+}
+
 // releaseOpen gives back reservations whose calls never settled (the report failed or was
 // canceled), on a context that survives the cancellation.
 func (r *report) releaseOpen(ctx workflow.Context) {
@@ -332,7 +406,7 @@ func (r *report) releaseOpen(ctx workflow.Context) {
 	var a *reports.Activities
 	rctx := workflow.WithActivityOptions(newDisconnected(ctx), workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 5 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, MaximumInterval: 10 * time.Second},
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 1.5, MaximumInterval: 2 * time.Second},
 	})
 	var futures []workflow.Future
 	for _, id := range slices.Sorted(maps.Keys(r.open)) {

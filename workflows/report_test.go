@@ -112,7 +112,7 @@ func TestReportWorkflowWritesSectionsAfter429(t *testing.T) {
 	if calls[llm.SectionSummary] != 2 {
 		t.Errorf("summary written %d times, want 2 (429 then success)", calls[llm.SectionSummary])
 	}
-	if len(f.reserved) != 3 || len(f.settled) != 3 || len(f.released) != 0 {
+	if len(f.reserved) != 1 || len(f.settled) != 1 || len(f.released) != 0 || !strings.HasSuffix(f.reserved[0], "/report") {
 		t.Errorf("reserved %v settled %v released %v", f.reserved, f.settled, f.released)
 	}
 	if len(f.persist) != 1 || f.persist[0].Status != ReportCompleted || len(f.persist[0].Sections) != 3 || f.emitted != 1 {
@@ -178,11 +178,15 @@ func TestReportWorkflowFailsHonestlyWhenCitationsStillFail(t *testing.T) {
 
 func TestReportWorkflowStopsWhenBudgetIsExhausted(t *testing.T) {
 	f := newReportFixture(t)
-	f.grant(2)
+	// The report's own reservation is granted; the re-ask its first section needs is not.
+	f.grant(1)
 	writes := 0
 	f.env.OnActivity(f.a.Write, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in reports.WriteInput) (llm.Response, error) {
 			writes++
+			if in.Request.Section == llm.SectionSummary {
+				return llm.Response{Text: "No citation.", Model: "gpt-4o-mini", CostMicros: 40}, nil
+			}
 			return cited(in.Request.Section), nil
 		})
 	in := reportInput(llm.SectionSummary, llm.SectionOutcomes, llm.SectionStories, llm.SectionRecommendations)
@@ -196,15 +200,26 @@ func TestReportWorkflowStopsWhenBudgetIsExhausted(t *testing.T) {
 	if res.Status != ReportBudgetExhausted || !strings.Contains(res.Message, "budget") {
 		t.Errorf("result %+v", res)
 	}
-	if writes != 2 || len(f.reserved) != 3 || len(f.settled) != 2 {
-		t.Errorf("writes %d reserved %v settled %v: the third reservation is refused and no call follows", writes, f.reserved, f.settled)
+	if writes != 1 || len(f.reserved) != 2 || len(f.settled) != 1 {
+		t.Errorf("writes %d reserved %v settled %v: the re-ask's reservation is refused and no call follows", writes, f.reserved, f.settled)
 	}
 	if len(f.persist) != 1 || f.persist[0].Status != ReportBudgetExhausted || len(f.persist[0].Sections) != 0 || f.emitted != 0 {
 		t.Errorf("a budget-exhausted report keeps no half-written sections: %+v, emitted %d", f.persist, f.emitted)
 	}
 }
 
-func TestReportWorkflowCancelledMidReportReleasesReservations(t *testing.T) {
+func TestReportWorkflowRefusedBudgetWritesNothing(t *testing.T) {
+	f := newReportFixture(t)
+	f.grant(0)
+	f.env.OnActivity(f.a.Write, mock.Anything, mock.Anything).Return(llm.Response{}, errors.New("no call may be made"))
+	f.env.ExecuteWorkflow(ReportWorkflow, reportInput(llm.SectionSummary, llm.SectionOutcomes))
+	var res ReportResult
+	if err := f.env.GetWorkflowResult(&res); err != nil || res.Status != ReportBudgetExhausted || len(f.settled) != 0 {
+		t.Errorf("result %+v err %v settled %v", res, err, f.settled)
+	}
+}
+
+func TestReportWorkflowCancelledMidReportSettlesWhatWasSpent(t *testing.T) {
 	f := newReportFixture(t)
 	f.grant(100)
 	isSummary := func(in reports.WriteInput) bool { return in.Request.Section == llm.SectionSummary }
@@ -220,7 +235,8 @@ func TestReportWorkflowCancelledMidReportReleasesReservations(t *testing.T) {
 	if !errors.As(err, &canceled) {
 		t.Fatalf("want canceled, got %v", err)
 	}
-	if len(f.reserved) != 2 || len(f.settled) != 1 || len(f.released) != 1 || !strings.Contains(f.released[0], "outcomes") {
+	// The report's reservation is settled with what the finished section cost; nothing is left held.
+	if len(f.reserved) != 1 || len(f.settled) != 1 || len(f.released) != 0 {
 		t.Errorf("reserved %v settled %v released %v", f.reserved, f.settled, f.released)
 	}
 	if len(f.persist) != 0 || f.emitted != 0 {

@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -63,6 +65,36 @@ type Activities struct {
 	// Aggressive keeps names redacted in the final text unless a tenant asks otherwise.
 	Aggressive bool
 	Logger     *slog.Logger
+
+	budgetMu    sync.Mutex
+	budgetSlots map[string]chan struct{}
+}
+
+// budgetUpdatesInFlight bounds this worker's concurrent updates to one tenant's budget
+// workflow. Temporal admits at most 10 in-flight updates per workflow
+// (history.maxInFlightUpdates) and turns the rest away; without this bound, a burst of
+// reports sends hundreds at once and the rejected ones retry in a storm that starves the
+// ones being handled. Waiting here, in order, is far cheaper.
+const budgetUpdatesInFlight = 8
+
+// budgetSlot waits for a turn to update the tenant's budget; release gives it back.
+func (a *Activities) budgetSlot(ctx context.Context, tenantID string) (release func(), err error) {
+	a.budgetMu.Lock()
+	if a.budgetSlots == nil {
+		a.budgetSlots = map[string]chan struct{}{}
+	}
+	slots, ok := a.budgetSlots[tenantID]
+	if !ok {
+		slots = make(chan struct{}, budgetUpdatesInFlight)
+		a.budgetSlots[tenantID] = slots
+	}
+	a.budgetMu.Unlock()
+	select {
+	case slots <- struct{}{}:
+		return func() { <-slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (a *Activities) log() *slog.Logger {
@@ -221,8 +253,10 @@ type ReserveInput struct {
 	ReservationID string `json:"reservation_id"`
 	JobID         string `json:"job_id"`
 	Model         string `json:"model"`
-	TokensIn      int    `json:"tokens_in"`  // estimated
+	TokensIn      int    `json:"tokens_in"`  // estimated, per call
 	TokensOut     int    `json:"tokens_out"` // the call's max tokens
+	// Calls is how many calls the reservation covers (0 means 1).
+	Calls int `json:"calls,omitempty"`
 }
 
 // Reserve holds the call's estimated cost in the tenant's budget workflow, starting that
@@ -236,7 +270,7 @@ func (a *Activities) Reserve(ctx context.Context, in ReserveInput) (budget.Reser
 	}
 	req := budget.ReserveRequest{
 		ID: in.ReservationID, JobID: in.JobID, Model: in.Model,
-		Micros:      a.Prices.CostMicros(in.Model, in.TokensIn, in.TokensOut),
+		Micros:      a.Prices.CostMicros(in.Model, in.TokensIn, in.TokensOut) * int64(max(in.Calls, 1)),
 		LimitMicros: limit, Timezone: tz,
 	}
 	var res budget.ReserveResult
@@ -333,24 +367,37 @@ func (a *Activities) budgetSettings(ctx context.Context, tenantID string) (int64
 // updateBudget sends one update to the tenant's budget workflow, starting it if needed.
 // The update ID makes a retried activity's update a duplicate the server answers once.
 func (a *Activities) updateBudget(ctx context.Context, tenantID string, limit int64, tz, updateID, name string, arg, out any) error {
-	start := a.Client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       budget.WorkflowID(tenantID),
-		TaskQueue:                itemporal.TaskQueueReports,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			itemporal.SearchAttrTenantID.ValueSet(tenantID),
-			itemporal.SearchAttrJobKind.ValueSet(budget.JobKind),
-		),
-	}, budget.WorkflowType, budget.Input{TenantID: tenantID, LimitMicros: limit, Timezone: tz})
-	h, err := a.Client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateID:     updateID,
-			UpdateName:   name,
-			Args:         []any{arg},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
+	release, err := a.budgetSlot(ctx, tenantID)
+	if err != nil {
+		return fmt.Errorf("budget %s: %w", name, err)
+	}
+	defer release()
+	update := client.UpdateWorkflowOptions{
+		WorkflowID:   budget.WorkflowID(tenantID),
+		UpdateID:     updateID,
+		UpdateName:   name,
+		Args:         []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	}
+	// Almost always the tenant's budget workflow is running and a plain update reaches it;
+	// Update-With-Start, which also starts it, is the fallback for the tenant's first call
+	// (and the first after a retention purge). The plain update is the cheaper call for the
+	// server, and these are the hottest calls of report generation.
+	h, err := a.Client.UpdateWorkflow(ctx, update)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		start := a.Client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+			ID:                       budget.WorkflowID(tenantID),
+			TaskQueue:                itemporal.TaskQueueReports,
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+			TypedSearchAttributes: temporal.NewSearchAttributes(
+				itemporal.SearchAttrTenantID.ValueSet(tenantID),
+				itemporal.SearchAttrJobKind.ValueSet(budget.JobKind),
+			),
+		}, budget.WorkflowType, budget.Input{TenantID: tenantID, LimitMicros: limit, Timezone: tz})
+		update.WorkflowID = ""
+		h, err = a.Client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{StartWorkflowOperation: start, UpdateOptions: update})
+	}
 	if err != nil {
 		return fmt.Errorf("budget %s: %w", name, err)
 	}

@@ -444,6 +444,13 @@ func (s *Service) List(ctx context.Context, tenantID string, f Filter) (Page, er
 	q := []string{fmt.Sprintf("%s = %s", temporal.SearchAttrTenantID.GetName(), quote(tenantID))}
 	if f.Kind != "" {
 		q = append(q, fmt.Sprintf("%s = %s", temporal.SearchAttrJobKind.GetName(), quote(string(f.Kind))))
+	} else {
+		// Tenants also own workflows that are not jobs (their AI budget, event triggers).
+		kinds := make([]string, len(Kinds))
+		for i, k := range Kinds {
+			kinds[i] = quote(string(k))
+		}
+		q = append(q, fmt.Sprintf("%s IN (%s)", temporal.SearchAttrJobKind.GetName(), strings.Join(kinds, ", ")))
 	}
 	if f.Status != "" {
 		q = append(q, executionStatusQuery(f.Status))

@@ -158,6 +158,15 @@ func (s *Store) RecordAISpend(ctx context.Context, a AISpend) error {
 	return err
 }
 
+// AISpent is the tenant's mirrored spend in the period starting at periodStart.
+func (s *Store) AISpent(ctx context.Context, tenantID string, periodStart time.Time) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `
+		SELECT coalesce(sum(cost_micros), 0)::bigint FROM ai_budget_ledger WHERE tenant_id = $1 AND period_start = $2`,
+		tenantID, periodStart).Scan(&n)
+	return n, err
+}
+
 // RecordBudgetAlert stores an alert; it reports false when this period's alert for the
 // threshold was already recorded.
 func (s *Store) RecordBudgetAlert(ctx context.Context, tenantID string, periodStart time.Time, threshold int, spent, limit int64) (bool, error) {
