@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,7 +25,8 @@ import (
 //
 //	SENDGRID_API_KEY=SG.bench-sandbox SENDGRID_BASE_URL=http://127.0.0.1:8025 impactflow dev
 //
-// (BENCH_SENDGRID_ADDR moves the sandbox).
+// (BENCH_SENDGRID_ADDR moves the sandbox; BENCH_NOTIFICATION_PENDING=0 skips the phase
+// with 10,000 notifications pending, e.g. to repeat the send-rate measurement quickly).
 const (
 	benchSendGridKey      = "SG.bench-sandbox"
 	defaultSendGridAddr   = "127.0.0.1:8025"
@@ -103,12 +105,19 @@ func runNotification(ctx context.Context, o Options, r *report) error {
 
 	// 10,000 notifications pending at once (send_at an hour out), with the dev process's
 	// memory before and after; then they are cancelled so nothing fires later.
+	pending := pendingNotifications
+	if v, err := strconv.Atoi(os.Getenv("BENCH_NOTIFICATION_PENDING")); err == nil && v >= 0 {
+		pending = v
+	}
+	if pending == 0 {
+		return sameRunEngine(ctx, o, r, rate)
+	}
 	rssBefore, _, _ := readProcStatus(o.PID)
 	var mu sync.Mutex
-	ids := make([]string, 0, pendingNotifications)
+	ids := make([]string, 0, pending)
 	sendAt := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
-	r.progress("scheduling %d notifications an hour out", pendingNotifications)
-	sched := runClients(ctx, "POST /v1/notifications/schedule (send_at +1h)", o.Concurrency, notificationWaitLimit, pendingNotifications, func(ctx context.Context, i int) error {
+	r.progress("scheduling %d notifications an hour out", pending)
+	sched := runClients(ctx, "POST /v1/notifications/schedule (send_at +1h)", o.Concurrency, notificationWaitLimit, pending, func(ctx context.Context, i int) error {
 		var j job
 		if err := a.call(ctx, http.MethodPost, "/v1/notifications/schedule", email(100000+i, map[string]any{"send_at": sendAt}), http.StatusAccepted, &j); err != nil {
 			return err
@@ -130,6 +139,11 @@ func runNotification(ctx context.Context, o Options, r *report) error {
 		return a.call(ctx, http.MethodDelete, "/v1/notifications/"+id+"/cancel", nil, http.StatusAccepted, nil)
 	}))
 
+	return sameRunEngine(ctx, o, r, rate)
+}
+
+// sameRunEngine measures the engine's start rate beside the notifications' send rate.
+func sameRunEngine(ctx context.Context, o Options, r *report, rate float64) error {
 	engine, err := engineStartRate(ctx, o, r)
 	if err != nil {
 		return err
