@@ -130,7 +130,8 @@ func checkRecipients(channel string, to []string, field string) error {
 
 func (r *sendRequest) input(tenant, id string) workflows.NotificationInput {
 	return workflows.NotificationInput{TenantID: tenant, NotificationID: id, Channel: r.Channel, Recipients: r.To,
-		Template: r.Template, Locale: r.Locale, Data: r.Data, Subject: r.Subject, Body: r.Body, SendAt: r.SendAt}
+		Template: r.Template, Locale: r.Locale, Data: r.Data, Subject: r.Subject, Body: r.Body, SendAt: r.SendAt,
+		Version: workflows.NotificationVersionFolded}
 }
 
 func (s *Server) notifySend(c *gin.Context) {
@@ -172,10 +173,14 @@ func (s *Server) notifySchedule(c *gin.Context) {
 func (s *Server) startNotification(c *gin.Context, req sendRequest) {
 	ctx := c.Request.Context()
 	tenantID := mustPrincipal(c).TenantID
-	tenant, err := s.store.Tenant(ctx, tenantID)
+	// The tenant and its limit on the channel in one query (the channel is checked next).
+	tenant, limit, ok, err := s.store.TenantQuota(ctx, tenantID, req.Channel)
 	if err != nil {
 		s.fail(c, err)
 		return
+	}
+	if !ok {
+		limit = quota.DefaultLimits[req.Channel]
 	}
 	if err := req.validate(tenant.DefaultLocale); err != nil {
 		s.fail(c, err)
@@ -189,7 +194,7 @@ func (s *Server) startNotification(c *gin.Context, req sendRequest) {
 	dueNow := req.SendAt == nil || !req.SendAt.After(time.Now())
 	var release func()
 	if dueNow {
-		if release, err = s.reserveQuota(c, tenant, req.Channel, id, len(req.To)); err != nil {
+		if release, err = s.reserveQuota(c, tenant, req.Channel, limit, id, len(req.To)); err != nil {
 			s.fail(c, err)
 			return
 		}
@@ -212,20 +217,16 @@ func (s *Server) startNotification(c *gin.Context, req sendRequest) {
 	if !dueNow {
 		status = workflows.NotificationScheduled
 	}
-	_, _, _ = s.store.CreateNotification(ctx, store.Notification{ID: id, TenantID: tenantID, Channel: req.Channel,
+	_, _ = s.store.CreateNotification(ctx, store.Notification{ID: id, TenantID: tenantID, Channel: req.Channel,
 		Template: req.Template, Locale: req.Locale, Recipients: req.To, Subject: req.Subject, Status: status, SendAt: req.SendAt})
 	accepted(c, job)
 }
 
 // reserveQuota takes quota for the notification's messages; release gives it back.
-func (s *Server) reserveQuota(c *gin.Context, tenant store.Tenant, channel, id string, n int) (release func(), err error) {
+func (s *Server) reserveQuota(c *gin.Context, tenant store.Tenant, channel string, limit int64, id string, n int) (release func(), err error) {
 	ctx := c.Request.Context()
 	if s.notify.Quota == nil {
 		return nil, errNotificationsOff
-	}
-	limit, err := notifications.Limit(ctx, s.store, tenant.ID, channel)
-	if err != nil {
-		return nil, err
 	}
 	keys := make([]string, n)
 	for i := range keys {

@@ -106,7 +106,12 @@ func Start(d Deps) (*Workers, error) {
 		nw := worker.New(d.Client, temporal.TaskQueueNotifications, worker.Options{
 			// Sends wait on providers, not on this process: many can be in flight at once.
 			MaxConcurrentActivityExecutionSize: 64,
-			WorkerStopTimeout:                  stopTimeout,
+			// A notification due now is one workflow task whose steps, sends included, are
+			// local activities (NotificationVersionFolded): the pollers that count are the
+			// workflow-task ones. Eager start hands API-started ones over without a poll.
+			MaxConcurrentWorkflowTaskPollers:        4,
+			MaxConcurrentLocalActivityExecutionSize: 256,
+			WorkerStopTimeout:                       stopTimeout,
 		})
 		nw.RegisterWorkflow(workflows.NotificationWorkflow)
 		nw.RegisterWorkflowWithOptions(workflows.EventTriggerWorkflow, workflow.RegisterOptions{Name: events.TriggerWorkflow})

@@ -55,7 +55,7 @@ func EventTriggerWorkflow(ctx workflow.Context, ev events.Event) (EventTriggerRe
 		})
 		started[i] = workflow.ExecuteChildWorkflow(cctx, NotificationWorkflow, NotificationInput{
 			TenantID: ev.TenantID, NotificationID: ids[i], Channel: t.Channel, Recipients: t.Recipients,
-			Template: t.Template, Locale: t.Locale, Data: t.Data, TriggerEventID: ev.ID,
+			Template: t.Template, Locale: t.Locale, Data: t.Data, TriggerEventID: ev.ID, Version: NotificationVersionFolded,
 		})
 	}
 	for i, f := range started {

@@ -43,7 +43,21 @@ type NotificationInput struct {
 	SendAt         *time.Time `json:"send_at,omitempty"`
 	ScheduleID     string     `json:"schedule_id,omitempty"`
 	TriggerEventID string     `json:"trigger_event_id,omitempty"`
+	// Version is the command sequence the workflow follows, fixed by whoever starts it:
+	// 0 (absent, as in every input written before it existed) is the original sequence,
+	// NotificationVersionFolded the shorter one. It lives in the input rather than behind
+	// workflow.GetVersion so that it costs no marker, no TemporalChangeVersion upsert and
+	// no visibility write per notification, and a history replays the way it was written.
+	Version int `json:"version,omitempty"`
 }
+
+// NotificationVersionFolded is the sequence that records, renders and takes quota in one
+// local activity (Prepare) and sends each message through a local activity, so that a
+// notification due now is one workflow task: the start, three workflow-task events, one
+// marker per step and the completion. Version 0 (Begin, Render and TakeQuota as separate
+// local activities, each send a task-queue activity and a second workflow task) still runs
+// the workflows and schedules started before it.
+const NotificationVersionFolded = 1
 
 // NotificationResult is how each message ended.
 type NotificationResult struct {
@@ -83,6 +97,17 @@ func NotificationWorkflow(ctx workflow.Context, in NotificationInput) (Notificat
 			NonRetryableErrorTypes: []string{notifications.ErrTypeProviderRejected},
 		},
 	})
+	// Folded, a send is a local activity with the same retries: no task-queue round trip
+	// and no second workflow task. Retries longer than the workflow task are timers
+	// the SDK schedules; the message key and the recorded outcome keep them idempotent.
+	sendLocalCtx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: 24 * time.Hour,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
+			NonRetryableErrorTypes: []string{notifications.ErrTypeProviderRejected},
+		},
+	})
 	res := NotificationResult{NotificationID: id, Messages: map[string]notifications.SendResult{}}
 	progress := jobs.Progress{Total: int64(len(in.Recipients)), Step: "begin"}
 	if err := workflow.SetQueryHandler(ctx, jobs.QueryProgress, func() (jobs.Progress, error) { return progress, nil }); err != nil {
@@ -90,16 +115,21 @@ func NotificationWorkflow(ctx workflow.Context, in NotificationInput) (Notificat
 	}
 
 	var a *notifications.Activities
+	folded := in.Version >= NotificationVersionFolded
 	status := NotificationSending
 	if in.SendAt != nil && in.SendAt.After(workflow.Now(ctx)) {
 		status = NotificationScheduled
 	}
-	err := workflow.ExecuteLocalActivity(ctx, a.Begin, store.Notification{
+	record := store.Notification{
 		ID: id, TenantID: in.TenantID, Channel: in.Channel, Template: in.Template, Locale: in.Locale, Recipients: in.Recipients,
 		Subject: in.Subject, Status: status, SendAt: in.SendAt, ScheduleID: in.ScheduleID, TriggerEventID: in.TriggerEventID,
-	}).Get(ctx, nil)
-	if err != nil {
-		return res, err
+	}
+	// Folded, a send due now is recorded by Prepare below; a scheduled one is recorded now,
+	// so that it shows while it waits.
+	if !folded || status == NotificationScheduled {
+		if err := workflow.ExecuteLocalActivity(ctx, a.Begin, record).Get(ctx, nil); err != nil {
+			return res, err
+		}
 	}
 
 	if status == NotificationScheduled {
@@ -109,30 +139,53 @@ func NotificationWorkflow(ctx workflow.Context, in NotificationInput) (Notificat
 		}
 	}
 
-	progress.Step = "render"
-	var rendered templates.Rendered
-	err = workflow.ExecuteLocalActivity(ctx, a.Render, notifications.RenderInput{
-		Template: in.Template, Locale: in.Locale, Data: in.Data, Subject: in.Subject, Body: in.Body,
-	}).Get(ctx, &rendered)
-	if err != nil {
-		return res, finish(ctx, a, &res, NotificationFailed, err)
-	}
-
-	recorded := status
 	keys := make([]string, len(in.Recipients))
 	for i := range in.Recipients {
 		keys[i] = store.MessageKey(id, i)
 	}
-	progress.Step = "quota"
-	for {
-		var d quota.Decision
-		err := workflow.ExecuteLocalActivity(ctx, a.TakeQuota, notifications.QuotaInput{TenantID: in.TenantID, Channel: in.Channel, MessageKeys: keys}).Get(ctx, &d)
-		if err != nil {
-			if temporal.IsCanceledError(err) {
+	renderIn := notifications.RenderInput{Template: in.Template, Locale: in.Locale, Data: in.Data, Subject: in.Subject, Body: in.Body}
+	quotaIn := notifications.QuotaInput{TenantID: in.TenantID, Channel: in.Channel, MessageKeys: keys}
+	var rendered templates.Rendered
+	var d quota.Decision
+	decided := false
+	if folded {
+		progress.Step = "prepare"
+		p := notifications.PrepareInput{Render: renderIn, Quota: quotaIn}
+		if status == NotificationSending {
+			p.Record = &record
+		}
+		var prepared notifications.Prepared
+		if err := workflow.ExecuteLocalActivity(ctx, a.Prepare, p).Get(ctx, &prepared); err != nil {
+			var app *temporal.ApplicationError
+			switch {
+			case temporal.IsCanceledError(err):
 				return res, canceled(ctx, a, id, err)
+			case errors.As(err, &app) && app.Type() == "Conflict":
+				// The ID is another tenant's: nothing of this notification to record.
+				return res, err
 			}
 			return res, finish(ctx, a, &res, NotificationFailed, err)
 		}
+		rendered, d, decided = prepared.Rendered, prepared.Quota, true
+	} else {
+		progress.Step = "render"
+		if err := workflow.ExecuteLocalActivity(ctx, a.Render, renderIn).Get(ctx, &rendered); err != nil {
+			return res, finish(ctx, a, &res, NotificationFailed, err)
+		}
+	}
+
+	recorded := status
+	progress.Step = "quota"
+	for {
+		if !decided {
+			if err := workflow.ExecuteLocalActivity(ctx, a.TakeQuota, quotaIn).Get(ctx, &d); err != nil {
+				if temporal.IsCanceledError(err) {
+					return res, canceled(ctx, a, id, err)
+				}
+				return res, finish(ctx, a, &res, NotificationFailed, err)
+			}
+		}
+		decided = false
 		if d.Allowed {
 			break
 		}
@@ -157,10 +210,15 @@ func NotificationWorkflow(ctx workflow.Context, in NotificationInput) (Notificat
 	}
 	futures := make([]workflow.Future, len(in.Recipients))
 	for i, to := range in.Recipients {
-		futures[i] = workflow.ExecuteActivity(sendCtx, a.Send, notifications.SendInput{Message: providers.Message{
+		send := notifications.SendInput{Message: providers.Message{
 			Key: keys[i], TenantID: in.TenantID, NotificationID: id, Channel: in.Channel, To: to,
 			Subject: rendered.Subject, HTML: rendered.HTML, Text: rendered.Text,
-		}})
+		}}
+		if folded {
+			futures[i] = workflow.ExecuteLocalActivity(sendLocalCtx, a.Send, send)
+		} else {
+			futures[i] = workflow.ExecuteActivity(sendCtx, a.Send, send)
+		}
 	}
 	var lastErr error
 	for i, f := range futures {

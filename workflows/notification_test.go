@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -40,15 +41,18 @@ func newNotificationEnv(t *testing.T, quotaAnswers ...quota.Decision) *notificat
 		ne.mu.Unlock()
 		return nil
 	})
-	env.OnActivity(a.Render, mock.Anything, mock.Anything).Return(templates.Rendered{Subject: "s", HTML: "<p>h</p>", Text: "t"}, nil)
+	rendered := templates.Rendered{Subject: "s", HTML: "<p>h</p>", Text: "t"}
+	env.OnActivity(a.Render, mock.Anything, mock.Anything).Return(rendered, nil)
 	calls := 0
-	env.OnActivity(a.TakeQuota, mock.Anything, mock.Anything).Return(func(_ context.Context, in notifications.QuotaInput) (quota.Decision, error) {
+	take := func(_ context.Context, in notifications.QuotaInput) (quota.Decision, error) {
 		defer func() { calls++ }()
 		if calls < len(quotaAnswers) {
 			return quotaAnswers[calls], nil
 		}
 		return quota.Decision{Allowed: true, Used: int64(len(in.MessageKeys)), Limit: 1000}, nil
-	})
+	}
+	env.OnActivity(a.TakeQuota, mock.Anything, mock.Anything).Return(take)
+	env.OnActivity(a.Prepare, mock.Anything, mock.Anything).Return(prepareWith(rendered, take))
 	env.OnActivity(a.Send, mock.Anything, mock.Anything).Return(func(_ context.Context, in notifications.SendInput) (notifications.SendResult, error) {
 		ne.mu.Lock()
 		ne.sends = append(ne.sends, env.Now())
@@ -58,47 +62,78 @@ func newNotificationEnv(t *testing.T, quotaAnswers ...quota.Decision) *notificat
 	return ne
 }
 
+// prepareWith mocks Prepare as the render and quota steps it folds together.
+func prepareWith(r templates.Rendered, take func(context.Context, notifications.QuotaInput) (quota.Decision, error)) func(context.Context, notifications.PrepareInput) (notifications.Prepared, error) {
+	return func(ctx context.Context, in notifications.PrepareInput) (notifications.Prepared, error) {
+		d, err := take(ctx, in.Quota)
+		if err != nil {
+			return notifications.Prepared{}, err
+		}
+		return notifications.Prepared{Rendered: r, Quota: d}, nil
+	}
+}
+
 func emailInput() NotificationInput {
 	return NotificationInput{TenantID: "acme", NotificationID: "notification-1", Channel: "email",
-		Recipients: []string{"a@example.com", "b@example.com"}, Template: templates.Welcome, Locale: "en"}
+		Recipients: []string{"a@example.com", "b@example.com"}, Template: templates.Welcome, Locale: "en",
+		Version: NotificationVersionFolded}
+}
+
+// versions runs a test over both command sequences: the folded one new notifications
+// follow, and version 0, which workflows and schedules started before it still follow.
+func versions(t *testing.T, test func(t *testing.T, version int)) {
+	for _, v := range []int{0, NotificationVersionFolded} {
+		t.Run(fmt.Sprintf("version %d", v), func(t *testing.T) { test(t, v) })
+	}
 }
 
 func TestNotificationSendsNowAndRecordsEachMessage(t *testing.T) {
-	ne := newNotificationEnv(t)
-	ne.env.ExecuteWorkflow(NotificationWorkflow, emailInput())
-	if err := ne.env.GetWorkflowError(); err != nil {
-		t.Fatal(err)
-	}
-	var res NotificationResult
-	if err := ne.env.GetWorkflowResult(&res); err != nil {
-		t.Fatal(err)
-	}
-	if res.Status != NotificationSent || res.Sent != 2 || len(ne.sends) != 2 || res.Messages["notification-1/1"].ProviderMessageID != "sg-notification-1/1" {
-		t.Fatalf("result %+v, sends %d", res, len(ne.sends))
-	}
-	if last := ne.statuses[len(ne.statuses)-1]; last != NotificationSent {
-		t.Fatalf("statuses %v", ne.statuses)
-	}
+	versions(t, func(t *testing.T, version int) {
+		ne := newNotificationEnv(t)
+		ne.env.ExecuteWorkflow(NotificationWorkflow, in0(version))
+		if err := ne.env.GetWorkflowError(); err != nil {
+			t.Fatal(err)
+		}
+		var res NotificationResult
+		if err := ne.env.GetWorkflowResult(&res); err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != NotificationSent || res.Sent != 2 || len(ne.sends) != 2 || res.Messages["notification-1/1"].ProviderMessageID != "sg-notification-1/1" {
+			t.Fatalf("result %+v, sends %d", res, len(ne.sends))
+		}
+		if last := ne.statuses[len(ne.statuses)-1]; last != NotificationSent {
+			t.Fatalf("statuses %v", ne.statuses)
+		}
+	})
 }
 
 func TestScheduledNotificationWaitsForSendAtThenSendsOnce(t *testing.T) {
-	ne := newNotificationEnv(t)
-	start := ne.env.Now()
-	sendAt := start.Add(72 * time.Hour)
-	in := emailInput()
-	in.SendAt = &sendAt
-	ne.env.ExecuteWorkflow(NotificationWorkflow, in)
-	if err := ne.env.GetWorkflowError(); err != nil {
-		t.Fatal(err)
-	}
-	if len(ne.sends) != 2 {
-		t.Fatalf("%d sends, want 2 (one per recipient, once)", len(ne.sends))
-	}
-	for _, at := range ne.sends {
-		if at.Before(sendAt) {
-			t.Fatalf("sent at %s, before send_at %s", at, sendAt)
+	versions(t, func(t *testing.T, version int) {
+		ne := newNotificationEnv(t)
+		start := ne.env.Now()
+		sendAt := start.Add(72 * time.Hour)
+		in := in0(version)
+		in.SendAt = &sendAt
+		ne.env.ExecuteWorkflow(NotificationWorkflow, in)
+		if err := ne.env.GetWorkflowError(); err != nil {
+			t.Fatal(err)
 		}
-	}
+		if len(ne.sends) != 2 {
+			t.Fatalf("%d sends, want 2 (one per recipient, once)", len(ne.sends))
+		}
+		for _, at := range ne.sends {
+			if at.Before(sendAt) {
+				t.Fatalf("sent at %s, before send_at %s", at, sendAt)
+			}
+		}
+	})
+}
+
+// in0 is emailInput following version's command sequence.
+func in0(version int) NotificationInput {
+	in := emailInput()
+	in.Version = version
+	return in
 }
 
 func TestOverQuotaIsDeferredToTheNextWindow(t *testing.T) {
@@ -126,53 +161,61 @@ func TestOverQuotaIsDeferredToTheNextWindow(t *testing.T) {
 }
 
 func TestCancelBeforeSendSendsNothing(t *testing.T) {
-	ne := newNotificationEnv(t)
-	sendAt := ne.env.Now().Add(2 * time.Hour)
-	in := emailInput()
-	in.SendAt = &sendAt
-	ne.env.RegisterDelayedCallback(ne.env.CancelWorkflow, 30*time.Minute)
-	ne.env.ExecuteWorkflow(NotificationWorkflow, in)
-	err := ne.env.GetWorkflowError()
-	var canceledErr *temporal.CanceledError
-	if !errors.As(err, &canceledErr) {
-		t.Fatalf("workflow error %v, want canceled", err)
-	}
-	if len(ne.sends) != 0 {
-		t.Fatalf("%d messages sent after a cancel before send_at", len(ne.sends))
-	}
-	if len(ne.statuses) != 1 || ne.statuses[0] != NotificationCanceled {
-		t.Fatalf("statuses %v, want [canceled]", ne.statuses)
-	}
+	versions(t, func(t *testing.T, version int) {
+		ne := newNotificationEnv(t)
+		sendAt := ne.env.Now().Add(2 * time.Hour)
+		in := in0(version)
+		in.SendAt = &sendAt
+		ne.env.RegisterDelayedCallback(ne.env.CancelWorkflow, 30*time.Minute)
+		ne.env.ExecuteWorkflow(NotificationWorkflow, in)
+		err := ne.env.GetWorkflowError()
+		var canceledErr *temporal.CanceledError
+		if !errors.As(err, &canceledErr) {
+			t.Fatalf("workflow error %v, want canceled", err)
+		}
+		if len(ne.sends) != 0 {
+			t.Fatalf("%d messages sent after a cancel before send_at", len(ne.sends))
+		}
+		if len(ne.statuses) != 1 || ne.statuses[0] != NotificationCanceled {
+			t.Fatalf("statuses %v, want [canceled]", ne.statuses)
+		}
+	})
 }
 
 func TestProviderRejectionFailsOnlyThatMessage(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	var a *notifications.Activities
-	env.RegisterActivity(a)
-	env.OnActivity(a.Begin, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(a.SetStatus, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(a.Render, mock.Anything, mock.Anything).Return(templates.Rendered{Subject: "s", Text: "t"}, nil)
-	env.OnActivity(a.TakeQuota, mock.Anything, mock.Anything).Return(quota.Decision{Allowed: true}, nil)
-	attempts := 0
-	env.OnActivity(a.Send, mock.Anything, mock.Anything).Return(func(_ context.Context, in notifications.SendInput) (notifications.SendResult, error) {
-		if in.Message.To == "bad@example.com" {
-			attempts++
-			return notifications.SendResult{}, temporal.NewNonRetryableApplicationError("sendgrid: HTTP 400", notifications.ErrTypeProviderRejected, nil)
+	versions(t, func(t *testing.T, version int) {
+		var s testsuite.WorkflowTestSuite
+		env := s.NewTestWorkflowEnvironment()
+		var a *notifications.Activities
+		env.RegisterActivity(a)
+		env.OnActivity(a.Begin, mock.Anything, mock.Anything).Return(nil)
+		env.OnActivity(a.SetStatus, mock.Anything, mock.Anything).Return(nil)
+		env.OnActivity(a.Render, mock.Anything, mock.Anything).Return(templates.Rendered{Subject: "s", Text: "t"}, nil)
+		allow := func(context.Context, notifications.QuotaInput) (quota.Decision, error) {
+			return quota.Decision{Allowed: true}, nil
 		}
-		return notifications.SendResult{Status: notifications.StatusSent}, nil
+		env.OnActivity(a.TakeQuota, mock.Anything, mock.Anything).Return(allow)
+		env.OnActivity(a.Prepare, mock.Anything, mock.Anything).Return(prepareWith(templates.Rendered{Subject: "s", Text: "t"}, allow))
+		attempts := 0
+		env.OnActivity(a.Send, mock.Anything, mock.Anything).Return(func(_ context.Context, in notifications.SendInput) (notifications.SendResult, error) {
+			if in.Message.To == "bad@example.com" {
+				attempts++
+				return notifications.SendResult{}, temporal.NewNonRetryableApplicationError("sendgrid: HTTP 400", notifications.ErrTypeProviderRejected, nil)
+			}
+			return notifications.SendResult{Status: notifications.StatusSent}, nil
+		})
+		in := in0(version)
+		in.Recipients = []string{"good@example.com", "bad@example.com"}
+		env.ExecuteWorkflow(NotificationWorkflow, in)
+		if err := env.GetWorkflowError(); err != nil {
+			t.Fatal(err)
+		}
+		var res NotificationResult
+		_ = env.GetWorkflowResult(&res)
+		if res.Status != NotificationPartiallySent || res.Sent != 1 || res.Failed != 1 || attempts != 1 {
+			t.Fatalf("result %+v after %d attempts", res, attempts)
+		}
 	})
-	in := emailInput()
-	in.Recipients = []string{"good@example.com", "bad@example.com"}
-	env.ExecuteWorkflow(NotificationWorkflow, in)
-	if err := env.GetWorkflowError(); err != nil {
-		t.Fatal(err)
-	}
-	var res NotificationResult
-	_ = env.GetWorkflowResult(&res)
-	if res.Status != NotificationPartiallySent || res.Sent != 1 || res.Failed != 1 || attempts != 1 {
-		t.Fatalf("result %+v after %d attempts", res, attempts)
-	}
 }
 
 func TestEventTriggerStartsOneNotificationPerRule(t *testing.T) {
@@ -231,34 +274,38 @@ func TestEventTriggerStartsOneNotificationPerRule(t *testing.T) {
 }
 
 func TestQuotaStoreDownMakesTheSendWait(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	var a *notifications.Activities
-	env.RegisterActivity(a)
-	env.OnActivity(a.Begin, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(a.SetStatus, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(a.Render, mock.Anything, mock.Anything).Return(templates.Rendered{Subject: "s", Text: "t"}, nil)
-	failures := 0
-	env.OnActivity(a.TakeQuota, mock.Anything, mock.Anything).Return(func(context.Context, notifications.QuotaInput) (quota.Decision, error) {
-		if failures < 3 {
-			failures++
-			return quota.Decision{}, quota.ErrUnavailable
+	versions(t, func(t *testing.T, version int) {
+		var s testsuite.WorkflowTestSuite
+		env := s.NewTestWorkflowEnvironment()
+		var a *notifications.Activities
+		env.RegisterActivity(a)
+		env.OnActivity(a.Begin, mock.Anything, mock.Anything).Return(nil)
+		env.OnActivity(a.SetStatus, mock.Anything, mock.Anything).Return(nil)
+		env.OnActivity(a.Render, mock.Anything, mock.Anything).Return(templates.Rendered{Subject: "s", Text: "t"}, nil)
+		failures := 0
+		take := func(context.Context, notifications.QuotaInput) (quota.Decision, error) {
+			if failures < 3 {
+				failures++
+				return quota.Decision{}, quota.ErrUnavailable
+			}
+			return quota.Decision{Allowed: true}, nil
 		}
-		return quota.Decision{Allowed: true}, nil
-	})
-	sends := 0
-	env.OnActivity(a.Send, mock.Anything, mock.Anything).Return(func(context.Context, notifications.SendInput) (notifications.SendResult, error) {
-		if failures < 3 {
-			t.Error("sent while the quota store was down")
+		env.OnActivity(a.TakeQuota, mock.Anything, mock.Anything).Return(take)
+		env.OnActivity(a.Prepare, mock.Anything, mock.Anything).Return(prepareWith(templates.Rendered{Subject: "s", Text: "t"}, take))
+		sends := 0
+		env.OnActivity(a.Send, mock.Anything, mock.Anything).Return(func(context.Context, notifications.SendInput) (notifications.SendResult, error) {
+			if failures < 3 {
+				t.Error("sent while the quota store was down")
+			}
+			sends++
+			return notifications.SendResult{Status: notifications.StatusSent}, nil
+		})
+		env.ExecuteWorkflow(NotificationWorkflow, in0(version))
+		if err := env.GetWorkflowError(); err != nil {
+			t.Fatal(err)
 		}
-		sends++
-		return notifications.SendResult{Status: notifications.StatusSent}, nil
+		if failures != 3 || sends != 2 {
+			t.Fatalf("%d quota failures, %d sends; want 3 retried failures, then 2 sends", failures, sends)
+		}
 	})
-	env.ExecuteWorkflow(NotificationWorkflow, emailInput())
-	if err := env.GetWorkflowError(); err != nil {
-		t.Fatal(err)
-	}
-	if failures != 3 || sends != 2 {
-		t.Fatalf("%d quota failures, %d sends; want 3 retried failures, then 2 sends", failures, sends)
-	}
 }

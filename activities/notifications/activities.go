@@ -62,7 +62,7 @@ func Location(tz string) *time.Location {
 
 // Begin records the notification and its pending messages, once.
 func (a *Activities) Begin(ctx context.Context, n store.Notification) error {
-	if _, _, err := a.Store.CreateNotification(ctx, n); err != nil {
+	if _, err := a.Store.CreateNotification(ctx, n); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return temporal.NewNonRetryableApplicationError(err.Error(), "Conflict", nil)
 		}
@@ -120,14 +120,14 @@ type QuotaInput struct {
 
 // TakeQuota counts the messages against today's quota in the tenant's time zone. Redis
 // being down fails the activity, retryably: the send waits, it never skips the check.
+// One Postgres query (tenant and limit) and one Redis script call.
 func (a *Activities) TakeQuota(ctx context.Context, in QuotaInput) (quota.Decision, error) {
-	t, err := a.Store.Tenant(ctx, in.TenantID)
+	t, limit, ok, err := a.Store.TenantQuota(ctx, in.TenantID, in.Channel)
 	if err != nil {
-		return quota.Decision{}, fmt.Errorf("load tenant: %w", err)
+		return quota.Decision{}, fmt.Errorf("load tenant and quota: %w", err)
 	}
-	limit, err := Limit(ctx, a.Store, in.TenantID, in.Channel)
-	if err != nil {
-		return quota.Decision{}, err
+	if !ok {
+		limit = quota.DefaultLimits[in.Channel]
 	}
 	if int64(len(in.MessageKeys)) > limit {
 		return quota.Decision{}, temporal.NewNonRetryableApplicationError(
@@ -135,6 +135,42 @@ func (a *Activities) TakeQuota(ctx context.Context, in QuotaInput) (quota.Decisi
 	}
 	w := quota.Window{TenantID: in.TenantID, Channel: in.Channel, Location: Location(t.Timezone), Now: time.Now()}
 	return a.Quota.Take(ctx, w, limit, in.MessageKeys...)
+}
+
+// PrepareInput is the work before a send, done by one local activity: record the
+// notification (when Record is set: a send due at once), render, take quota.
+type PrepareInput struct {
+	Record *store.Notification `json:"record,omitempty"`
+	Render RenderInput         `json:"render"`
+	Quota  QuotaInput          `json:"quota"`
+}
+
+// Prepared is the rendered message and the quota decision.
+type Prepared struct {
+	Rendered templates.Rendered `json:"rendered"`
+	Quota    quota.Decision     `json:"quota"`
+}
+
+// Prepare records, renders and takes quota in one activity: one history marker and, for a
+// send due now, two Postgres statements and one Redis call in all. Each step is idempotent
+// (the record by notification ID, the quota by message key), so a retry repeats none of
+// their effects. A template error or a notification over the whole daily limit is
+// permanent; the workflow tells them apart by the error type.
+func (a *Activities) Prepare(ctx context.Context, in PrepareInput) (Prepared, error) {
+	if in.Record != nil {
+		if err := a.Begin(ctx, *in.Record); err != nil {
+			return Prepared{}, err
+		}
+	}
+	r, err := a.Render(ctx, in.Render)
+	if err != nil {
+		return Prepared{}, err
+	}
+	d, err := a.TakeQuota(ctx, in.Quota)
+	if err != nil {
+		return Prepared{}, err
+	}
+	return Prepared{Rendered: r, Quota: d}, nil
 }
 
 // SendInput is one message to one recipient.
@@ -155,7 +191,7 @@ type SendResult struct {
 // refusal is recorded and permanent; anything else is retried by the RetryPolicy.
 func (a *Activities) Send(ctx context.Context, in SendInput) (SendResult, error) {
 	m := in.Message
-	rec, err := a.Store.Message(ctx, m.Key)
+	rec, err := a.Store.MessageForSend(ctx, m.Key, m.TenantID, m.Channel, m.To)
 	if err != nil {
 		return SendResult{}, fmt.Errorf("load message %s: %w", m.Key, err)
 	}
@@ -163,12 +199,8 @@ func (a *Activities) Send(ctx context.Context, in SendInput) (SendResult, error)
 		// Sent before, or a webhook already moved it on (delivered, bounced...).
 		return SendResult{Status: StatusSent, Provider: rec.Provider, ProviderMessageID: rec.ProviderMessageID}, nil
 	}
-	suppressed, err := a.Store.Suppressed(ctx, m.TenantID, m.Channel, []string{m.To})
-	if err != nil {
-		return SendResult{}, fmt.Errorf("check suppressions: %w", err)
-	}
-	if reason, ok := suppressed[m.To]; ok {
-		res := SendResult{Status: StatusSuppressed, Error: "address suppressed: " + reason}
+	if rec.Suppressed {
+		res := SendResult{Status: StatusSuppressed, Error: "address suppressed: " + rec.SuppressedReason}
 		return res, a.record(ctx, m.Key, res)
 	}
 	out, err := a.Senders.Send(ctx, m)

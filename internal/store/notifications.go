@@ -85,40 +85,79 @@ func scanNotification(row pgx.Row) (Notification, error) {
 	return n, err
 }
 
-// CreateNotification records a notification and its pending messages, once: creating an ID
-// that exists returns the stored one and created false. The same ID in another tenant is a
-// conflict.
-func (s *Store) CreateNotification(ctx context.Context, n Notification) (Notification, bool, error) {
-	tx, err := s.pool.Begin(ctx)
+// CreateNotification records a notification and its pending messages, once, in one
+// statement (one round trip): creating an ID that exists changes nothing and returns
+// created false. The same ID in another tenant is a conflict.
+func (s *Store) CreateNotification(ctx context.Context, n Notification) (created bool, err error) {
+	var owner string
+	err = s.pool.QueryRow(ctx, `
+		WITH ins AS (
+			INSERT INTO notifications (id, tenant_id, channel, template, locale, recipients, subject, status, send_at, schedule_id, trigger_event_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif($10, ''), nullif($11, ''))
+			ON CONFLICT (id) DO NOTHING
+			RETURNING id, tenant_id),
+		msgs AS (
+			INSERT INTO notification_messages (message_key, notification_id, tenant_id, recipient)
+			SELECT ins.id || '/' || (r.ord - 1), ins.id, ins.tenant_id, r.recipient
+			FROM ins, unnest($6::text[]) WITH ORDINALITY AS r (recipient, ord))
+		SELECT tenant_id, true FROM ins
+		UNION ALL
+		SELECT tenant_id, false FROM notifications WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM ins)`,
+		n.ID, n.TenantID, n.Channel, n.Template, n.Locale, n.Recipients, n.Subject, n.Status, n.SendAt, n.ScheduleID, n.TriggerEventID).
+		Scan(&owner, &created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Another transaction created it while this statement waited on the conflict; the
+		// row committed after this statement's snapshot, so a new statement sees it.
+		err = s.pool.QueryRow(ctx, `SELECT tenant_id FROM notifications WHERE id = $1`, n.ID).Scan(&owner)
+	}
 	if err != nil {
-		return Notification{}, false, err
+		return false, err
 	}
-	defer tx.Rollback(ctx)
-	tag, err := tx.Exec(ctx, `
-		INSERT INTO notifications (id, tenant_id, channel, template, locale, recipients, subject, status, send_at, schedule_id, trigger_event_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif($10, ''), nullif($11, ''))
-		ON CONFLICT (id) DO NOTHING`,
-		n.ID, n.TenantID, n.Channel, n.Template, n.Locale, n.Recipients, n.Subject, n.Status, n.SendAt, n.ScheduleID, n.TriggerEventID)
+	if owner != n.TenantID {
+		return false, fmt.Errorf("%w: notification %s belongs to another tenant", ErrConflict, n.ID)
+	}
+	return created, nil
+}
+
+// TenantQuota is the tenant and its own daily limit on channel (ok false when it has
+// none), in one query.
+func (s *Store) TenantQuota(ctx context.Context, tenantID, channel string) (t Tenant, limit int64, ok bool, err error) {
+	var l *int64
+	err = s.pool.QueryRow(ctx, `
+		SELECT t.id, t.name, t.industry, t.region, t.size_band, t.timezone, t.default_locale, t.created_at, q.daily_limit
+		FROM tenants t LEFT JOIN notification_quotas q ON q.tenant_id = t.id AND q.channel = $2
+		WHERE t.id = $1`, tenantID, channel).
+		Scan(&t.ID, &t.Name, &t.Industry, &t.Region, &t.SizeBand, &t.Timezone, &t.DefaultLocale, &t.CreatedAt, &l)
 	if err != nil {
-		return Notification{}, false, err
+		return Tenant{}, 0, false, notFound(err)
 	}
-	created := tag.RowsAffected() == 1
-	if created {
-		for i, r := range n.Recipients {
-			if _, err := tx.Exec(ctx, `INSERT INTO notification_messages (message_key, notification_id, tenant_id, recipient)
-				VALUES ($1, $2, $3, $4)`, MessageKey(n.ID, i), n.ID, n.TenantID, r); err != nil {
-				return Notification{}, false, err
-			}
-		}
+	if l != nil {
+		return t, *l, true, nil
 	}
-	stored, err := scanNotification(tx.QueryRow(ctx, `SELECT `+notificationColumns+` FROM notifications WHERE id = $1`, n.ID))
-	if err != nil {
-		return Notification{}, false, err
+	return t, 0, false, nil
+}
+
+// MessageToSend is a message's recorded outcome and, when its address is suppressed for
+// the tenant and channel, why.
+type MessageToSend struct {
+	NotificationMessage
+	SuppressedReason string
+	Suppressed       bool
+}
+
+// MessageForSend reads a message and its address's suppression in one query.
+func (s *Store) MessageForSend(ctx context.Context, key, tenantID, channel, address string) (MessageToSend, error) {
+	var m MessageToSend
+	var reason *string
+	err := s.pool.QueryRow(ctx, `
+		SELECT m.message_key, m.notification_id, m.tenant_id, m.recipient, m.status, m.provider, m.provider_message_id, m.error, m.sent_at,
+			(SELECT reason FROM notification_suppressions WHERE tenant_id = $2 AND channel = $3 AND address = $4)
+		FROM notification_messages m WHERE m.message_key = $1`, key, tenantID, channel, address).
+		Scan(&m.Key, &m.NotificationID, &m.TenantID, &m.Recipient, &m.Status, &m.Provider, &m.ProviderMessageID, &m.Error, &m.SentAt, &reason)
+	if reason != nil {
+		m.Suppressed, m.SuppressedReason = true, *reason
 	}
-	if stored.TenantID != n.TenantID {
-		return Notification{}, false, fmt.Errorf("%w: notification %s belongs to another tenant", ErrConflict, n.ID)
-	}
-	return stored, created, tx.Commit(ctx)
+	return m, notFound(err)
 }
 
 // SetNotificationStatus moves a notification to status; a closed notification (sent,
