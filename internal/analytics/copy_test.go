@@ -177,7 +177,9 @@ func TestCopyBatchesCarryRowsExactly(t *testing.T) {
 // batches of ANALYTICS_BENCH_BATCH (default the workflow's 100,000): each iteration empties
 // ClickHouse and copies everything, checkpointing the watermark after every batch.
 //
-//	go test -run '^$' -bench SyncPath -benchtime 1x -count 5 ./internal/analytics/
+//	go test -run '^$' -bench SyncPath/copy -benchtime 1x -count 5 ./internal/analytics/
+//
+// SyncPath/rows (with ANALYTICS_BENCH_ROWPATH=1) measures the row path the sync used before.
 func BenchmarkSyncPath(b *testing.B) {
 	ctx := context.Background()
 	n, batch := envInt("ANALYTICS_BENCH_ROWS", 1_000_000), envInt("ANALYTICS_BENCH_BATCH", 100_000)
@@ -207,17 +209,61 @@ func BenchmarkSyncPath(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ResetTimer()
-	var copied int64
-	for b.Loop() {
-		b.StopTimer()
-		if err := db.Reset(ctx); err != nil {
-			b.Fatal(err)
+	b.Run("copy", func(b *testing.B) {
+		var copied int64
+		for b.Loop() {
+			b.StopTimer()
+			if err := db.Reset(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			copied = copyAll(ctx, b, db, src, Range{Horizon: horizon}, batch)
 		}
-		b.StartTimer()
-		copied = copyAll(ctx, b, db, src, Range{Horizon: horizon}, batch)
-	}
-	b.StopTimer()
+		b.StopTimer()
+		checkCopied(ctx, b, db, copied, n)
+		b.ReportMetric(float64(copied)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
+	// The path before COPY, for comparison: keyset reads scanned into Changes, written as
+	// JSON rows (the server backend's read path, chDB's generic insert).
+	b.Run("rows", func(b *testing.B) {
+		if os.Getenv("ANALYTICS_BENCH_ROWPATH") == "" {
+			b.Skip("set ANALYTICS_BENCH_ROWPATH=1 to measure the old row path")
+		}
+		var copied int64
+		for b.Loop() {
+			b.StopTimer()
+			if err := db.Reset(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			copied = 0
+			var after Cursor
+			for {
+				changes, err := src.Changes(ctx, after, horizon, batch)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := db.WriteChanges(ctx, changes); err != nil {
+					b.Fatal(err)
+				}
+				copied += int64(len(changes))
+				if len(changes) < batch {
+					break
+				}
+				after = CursorOf(changes[len(changes)-1])
+				if err := db.SetWatermark(ctx, after); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.StopTimer()
+		checkCopied(ctx, b, db, copied, n)
+		b.ReportMetric(float64(copied)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
+}
+
+func checkCopied(ctx context.Context, b *testing.B, db *DB, copied int64, n int) {
+	b.Helper()
 	if copied != int64(n) {
 		b.Fatalf("copied %d rows, want %d", copied, n)
 	}
@@ -228,7 +274,6 @@ func BenchmarkSyncPath(b *testing.B) {
 	if live != uint64(n-n/100) {
 		b.Fatalf("ClickHouse holds %d live events, want %d", live, n-n/100)
 	}
-	b.ReportMetric(float64(copied)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
 
 func envInt(name string, def int) int {
