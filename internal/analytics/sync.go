@@ -75,8 +75,9 @@ func (db *DB) SetWatermark(ctx context.Context, c Cursor) error {
 		[][]any{{watermarkID, c.UpdatedAt.UTC(), c.TenantID, c.EventID, uint64(c.UpdatedAt.UnixMicro())}})
 }
 
-// views are the six materialized views the sync refreshes after writing.
-var views = []string{"mv_daily", "mv_weekly", "mv_monthly", "mv_bench_industry", "mv_bench_region", "mv_bench_size_band"}
+// views are the materialized views the sync refreshes after writing: the six aggregates
+// and the deduplicated live events.
+var views = []string{"mv_daily", "mv_weekly", "mv_monthly", "mv_bench_industry", "mv_bench_region", "mv_bench_size_band", "mv_events_live"}
 
 // refreshPoll is how often RefreshViews looks at the refreshes' progress.
 const refreshPoll = 50 * time.Millisecond
@@ -159,7 +160,7 @@ func (db *DB) LastRun(ctx context.Context) (Run, bool, error) {
 // everything again.
 func (db *DB) Reset(ctx context.Context) error {
 	for _, t := range []string{"events", "tenants", "programs", "sync_state", "sync_runs", "agg_daily", "agg_weekly", "agg_monthly",
-		"bench_industry", "bench_region", "bench_size_band"} {
+		"bench_industry", "bench_region", "bench_size_band", "events_live"} {
 		if err := db.Exec(ctx, "TRUNCATE TABLE IF EXISTS impactflow."+t); err != nil {
 			return fmt.Errorf("reset %s: %w", t, err)
 		}
