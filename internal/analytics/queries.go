@@ -50,6 +50,12 @@ func (m Metric) fromEvents() string {
 	return "toFloat64(" + m.agg("count()", "sum(value)", "uniqExact(participant_id)") + ")"
 }
 
+// aggKindFilter selects the metric's rows of an aggregate table, where kind ” holds the
+// figures over every kind.
+func (m Metric) aggKindFilter() string {
+	return "kind = " + quote(m.kind)
+}
+
 func (m Metric) kindFilter() string {
 	if m.kind == "" {
 		return "1"
@@ -151,7 +157,7 @@ func (db *DB) Trends(ctx context.Context, q TrendQuery) (Trend, error) {
 			if byPeriod {
 				period = "toString(period)"
 			}
-			where = append(where, "tenant_id = "+quote(q.TenantID), q.Metric.kindFilter(),
+			where = append(where, "tenant_id = "+quote(q.TenantID), q.Metric.aggKindFilter(),
 				"period >= "+dateLit(from), "period < "+dateLit(to))
 			// Whole buckets only: a bucket starting before From is not in the view's range.
 			if q.ProgramID != 0 {
@@ -410,7 +416,7 @@ func (db *DB) Benchmarks(ctx context.Context, q BenchmarkQuery) ([]Benchmark, er
 	parts := make([]string, len(dims))
 	for i, dim := range dims {
 		parts[i] = fmt.Sprintf("SELECT toUInt64(%d) AS dim, tenant_id, %s AS v FROM %s WHERE peer_group = %s AND %s AND period >= %s AND period < %s GROUP BY tenant_id",
-			i, q.Metric.fromAggregates(), dim.table, quote(groups[i]), q.Metric.kindFilter(), dateLit(q.From), dateLit(q.To))
+			i, q.Metric.fromAggregates(), dim.table, quote(groups[i]), q.Metric.aggKindFilter(), dateLit(q.From), dateLit(q.To))
 	}
 	values := make([]map[string]float64, len(dims))
 	for i := range values {

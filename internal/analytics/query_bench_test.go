@@ -3,6 +3,7 @@ package analytics
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"testing"
 	"time"
@@ -66,6 +67,17 @@ func BenchmarkQueries(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("%d events, views refreshed in %s", n, time.Since(start))
+	// Measure the steady state: background merges of the fresh inserts finished.
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); {
+		var merging uint64
+		if err := db.Query(ctx, "SELECT toUInt64(count()) FROM system.merges", func(scan scanFunc) error { return scan(&merging) }); err != nil {
+			b.Fatal(err)
+		}
+		if merging == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	metrics := []string{"participants", "sessions", "volunteer_hours", "donations", "avg_outcome_score"}
 	month := func(k int) (time.Time, time.Time) {
 		from := base.AddDate(0, k%9, 0)
@@ -116,6 +128,9 @@ func BenchmarkQueries(b *testing.B) {
 					b.Fatal(err)
 				}
 				lat = append(lat, time.Since(t0))
+				if os.Getenv("ANALYTICS_BENCH_SLOW") != "" && time.Since(t0) > 30*time.Millisecond {
+					b.Logf("slow %s k=%d metric=%s: %s", c.name, k, metrics[k%5], time.Since(t0))
+				}
 				k++
 			}
 			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })

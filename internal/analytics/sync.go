@@ -77,7 +77,7 @@ func (db *DB) SetWatermark(ctx context.Context, c Cursor) error {
 
 // views are the materialized views the sync refreshes after writing: the six aggregates
 // and the deduplicated live events.
-var views = []string{"mv_daily", "mv_weekly", "mv_monthly", "mv_bench_industry", "mv_bench_region", "mv_bench_size_band", "mv_events_live"}
+var views = []string{"mv_agg_daily", "mv_agg_weekly", "mv_agg_monthly", "mv_peers_industry", "mv_peers_region", "mv_peers_size_band", "mv_events_live"}
 
 // refreshPoll is how often RefreshViews looks at the refreshes' progress.
 const refreshPoll = 50 * time.Millisecond
