@@ -50,8 +50,8 @@ func (m Metric) fromEvents() string {
 	return "toFloat64(" + m.agg("count()", "sum(value)", "uniqExact(participant_id)") + ")"
 }
 
-// aggKindFilter selects the metric's rows of an aggregate table, where kind ” holds the
-// figures over every kind.
+// aggKindFilter selects the metric's rows of an aggregate table, where the rows with an
+// empty kind hold the figures over every kind.
 func (m Metric) aggKindFilter() string {
 	return "kind = " + quote(m.kind)
 }
