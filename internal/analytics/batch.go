@@ -111,9 +111,22 @@ func (db *DB) ReadBatch(ctx context.Context, src Source, r Range, after Cursor, 
 		return nil, fmt.Errorf("read changes: %w", err)
 	}
 	defer conn.Release()
+	// A keyset batch must be an ordered index scan that stops at the limit. Right after a
+	// large import, before autovacuum has analyzed the table, the planner thinks the
+	// tenant has a few rows and picks a bitmap scan and a sort of every row after the
+	// cursor, for every batch (measured: 1.3 s a batch and a 180 MB sort on disk for a
+	// 1,000,000-event tenant); the read turns those plans off for its own transaction.
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off"); err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
 	var buf bytes.Buffer
 	buf.Grow(limit * 160)
-	if _, err := conn.Conn().PgConn().CopyTo(ctx, &buf, copySQL(r, after, limit)); err != nil {
+	if _, err := tx.Conn().PgConn().CopyTo(ctx, &buf, copySQL(r, after, limit)); err != nil {
 		return nil, fmt.Errorf("read changes: %w", err)
 	}
 	return rowBinaryBatch(buf.Bytes(), limit)
