@@ -14,7 +14,7 @@ import (
 // Sync batch sizes: ClickHouse prefers few large inserts; one SyncBatches activity writes
 // up to syncBatchesPerActivity of them, heartbeating after each.
 const (
-	syncBatchSize          = 50000
+	syncBatchSize          = 100000
 	syncBatchesPerActivity = 20
 	// syncActivitiesPerRun bounds the history of one run; a longer backfill continues as new.
 	syncActivitiesPerRun = 100

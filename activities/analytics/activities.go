@@ -120,7 +120,8 @@ type BatchesResult struct {
 	Done    bool             `json:"done"`
 }
 
-// SyncBatches reads changes in keyset batches and writes each to ClickHouse, heartbeating
+// SyncBatches reads changes in keyset batches (COPY text for chDB) and writes each to
+// ClickHouse in one insert, reading the next batch while writing this one, heartbeating
 // the checkpoint after every batch: a retried attempt resumes after the last batch written.
 // A batch written again (the attempt died between the write and the heartbeat) replaces
 // itself, so the analytics stay exact.
@@ -136,78 +137,43 @@ func (a *Activities) SyncBatches(ctx context.Context, in BatchesInput) (BatchesR
 	for _, t := range res.Tenants {
 		tenants[t] = true
 	}
-	read := func(after analytics.Cursor) ([]analytics.Change, error) {
-		if in.Scope.Mode == ModeBackfill {
-			return a.Source.TenantChanges(ctx, in.Scope.TenantID, in.Scope.From, in.Scope.To, after, in.BatchSize)
-		}
-		return a.Source.Changes(ctx, after, in.Horizon, in.BatchSize)
-	}
-	type fetched struct {
-		batch []analytics.Change
-		err   error
-	}
-	// The next batch is read from Postgres while this one is written to ClickHouse.
-	prefetch := func(after analytics.Cursor) chan fetched {
-		ch := make(chan fetched, 1)
-		go func() {
-			b, err := read(after)
-			ch <- fetched{b, err}
-		}()
-		return ch
-	}
-	next := prefetch(res.After)
-	for i := 0; i < in.MaxBatches; i++ {
-		f := <-next
-		if f.err != nil {
-			return BatchesResult{}, f.err
-		}
-		batch := f.batch
-		full := len(batch) == in.BatchSize
-		if full && i+1 < in.MaxBatches {
-			next = prefetch(analytics.CursorOf(batch[len(batch)-1]))
-		}
-		if len(batch) > 0 {
-			if err := a.DB.WriteChanges(ctx, batch); err != nil {
-				drain(next, full && i+1 < in.MaxBatches)
-				return BatchesResult{}, err
-			}
+	r := analytics.Range{Backfill: in.Scope.Mode == ModeBackfill, TenantID: in.Scope.TenantID,
+		From: in.Scope.From, To: in.Scope.To, Horizon: in.Horizon}
+	done, err := a.DB.CopyBatches(ctx, a.Source, r, res.After, in.BatchSize, in.MaxBatches, func(i int, b *analytics.Batch) error {
+		if b.Rows > 0 {
 			if a.AfterWrite != nil {
 				a.AfterWrite(ctx, i)
 				if err := ctx.Err(); err != nil {
-					drain(next, full && i+1 < in.MaxBatches)
-					return BatchesResult{}, err
+					return err
 				}
 			}
-			last := analytics.CursorOf(batch[len(batch)-1])
 			if in.Scope.Mode == ModeIncremental {
-				if err := a.DB.SetWatermark(ctx, last); err != nil {
-					drain(next, full && i+1 < in.MaxBatches)
-					return BatchesResult{}, err
+				if err := a.DB.SetWatermark(ctx, b.Last); err != nil {
+					return err
 				}
-				a.observeLag(last.UpdatedAt)
+				a.observeLag(b.Last.UpdatedAt)
 			}
-			res.After = last
-			var dels int64
-			for _, c := range batch {
-				tenants[c.TenantID] = true
-				if c.Deleted {
-					dels++
-				}
+			res.After = b.Last
+			for _, t := range b.Tenants {
+				tenants[t] = true
 			}
-			res.Rows += int64(len(batch))
-			res.Deletes += dels
-			res.Upserts += int64(len(batch)) - dels
+			res.Rows += b.Rows
+			res.Deletes += b.Deletes
+			res.Upserts += b.Rows - b.Deletes
 			if a.Metrics != nil {
-				a.Metrics.RowsSynced.WithLabelValues("upsert").Add(float64(int64(len(batch)) - dels))
-				a.Metrics.RowsSynced.WithLabelValues("delete").Add(float64(dels))
+				a.Metrics.RowsSynced.WithLabelValues("upsert").Add(float64(b.Rows - b.Deletes))
+				a.Metrics.RowsSynced.WithLabelValues("delete").Add(float64(b.Deletes))
 			}
 		}
 		res.Tenants = sortedKeys(tenants)
-		if !full {
-			res.Done = true
-			activity.RecordHeartbeat(ctx, res)
-			return res, nil
-		}
+		activity.RecordHeartbeat(ctx, res)
+		return nil
+	})
+	if err != nil {
+		return BatchesResult{}, err
+	}
+	res.Done = done
+	if done {
 		activity.RecordHeartbeat(ctx, res)
 	}
 	return res, nil
@@ -237,13 +203,6 @@ func (a *Activities) Finish(ctx context.Context, in FinishInput) error {
 func (a *Activities) observeLag(newest time.Time) {
 	if a.Metrics != nil && !newest.IsZero() {
 		a.Metrics.Lag.Set(time.Since(newest).Seconds())
-	}
-}
-
-// drain waits for a prefetch still running, so that no read outlives the activity.
-func drain[T any](ch chan T, pending bool) {
-	if pending {
-		<-ch
 	}
 }
 

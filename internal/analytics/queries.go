@@ -50,6 +50,12 @@ func (m Metric) fromEvents() string {
 	return "toFloat64(" + m.agg("count()", "sum(value)", "uniqExact(participant_id)") + ")"
 }
 
+// aggKindFilter selects the metric's rows of an aggregate table, where the rows with an
+// empty kind hold the figures over every kind.
+func (m Metric) aggKindFilter() string {
+	return "kind = " + quote(m.kind)
+}
+
 func (m Metric) kindFilter() string {
 	if m.kind == "" {
 		return "1"
@@ -137,7 +143,7 @@ type Trend struct {
 
 // Trends answers a TrendQuery. Without a cohort filter it reads the aggregate view of the
 // granularity; a cohort is an event attribute the views do not keep, so with one it reads
-// the deduplicated raw events.
+// the deduplicated live events (events_live).
 func (db *DB) Trends(ctx context.Context, q TrendQuery) (Trend, error) {
 	q.From, q.To = q.Granularity.Align(q.From, q.To)
 	series := func(from, to time.Time, byPeriod bool) (string, error) {
@@ -151,7 +157,7 @@ func (db *DB) Trends(ctx context.Context, q TrendQuery) (Trend, error) {
 			if byPeriod {
 				period = "toString(period)"
 			}
-			where = append(where, "tenant_id = "+quote(q.TenantID), q.Metric.kindFilter(),
+			where = append(where, "tenant_id = "+quote(q.TenantID), q.Metric.aggKindFilter(),
 				"period >= "+dateLit(from), "period < "+dateLit(to))
 			// Whole buckets only: a bucket starting before From is not in the view's range.
 			if q.ProgramID != 0 {
@@ -168,36 +174,36 @@ func (db *DB) Trends(ctx context.Context, q TrendQuery) (Trend, error) {
 		if q.ProgramID != 0 {
 			where = append(where, fmt.Sprintf("program_id = %d", q.ProgramID))
 		}
-		return "SELECT " + period + " AS p, " + q.Metric.fromEvents() + " FROM impactflow.events FINAL WHERE " +
+		return "SELECT " + period + " AS p, " + q.Metric.fromEvents() + " FROM impactflow.events_live WHERE " +
 			strings.Join(where, " AND ") + group, nil
 	}
 	t := Trend{Metric: q.Metric.Name, Granularity: string(q.Granularity), From: q.From.Format(time.DateOnly), To: q.To.Format(time.DateOnly), Points: []Point{}}
-	sql, _ := series(q.From, q.To, true)
+	// The series, its total and the previous period's total in one round trip.
+	prevFrom := q.From.Add(-q.To.Sub(q.From))
+	points, _ := series(q.From, q.To, true)
+	total, _ := series(q.From, q.To, false)
+	previous, _ := series(prevFrom, q.From, false)
+	sql := "SELECT toUInt64(0) AS part, * FROM (" + points + ") UNION ALL SELECT toUInt64(1), * FROM (" + total +
+		") UNION ALL SELECT toUInt64(2), * FROM (" + previous + ")"
 	if err := db.Query(ctx, sql, func(scan scanFunc) error {
+		var part uint64
 		var p Point
-		if err := scan(&p.Period, &p.Value); err != nil {
+		if err := scan(&part, &p.Period, &p.Value); err != nil {
 			return err
 		}
-		t.Points = append(t.Points, p)
+		switch part {
+		case 0:
+			t.Points = append(t.Points, p)
+		case 1:
+			t.Total = p.Value
+		default:
+			t.Previous = p.Value
+		}
 		return nil
 	}); err != nil {
 		return Trend{}, fmt.Errorf("trends: %w", err)
 	}
-	total := func(from, to time.Time) (float64, error) {
-		sql, _ := series(from, to, false)
-		var v float64
-		var p string
-		err := db.Query(ctx, sql, func(scan scanFunc) error { return scan(&p, &v) })
-		return v, err
-	}
-	var err error
-	if t.Total, err = total(q.From, q.To); err != nil {
-		return Trend{}, fmt.Errorf("trends: %w", err)
-	}
-	prevFrom := q.From.Add(-q.To.Sub(q.From))
-	if t.Previous, err = total(prevFrom, q.From); err != nil {
-		return Trend{}, fmt.Errorf("trends: %w", err)
-	}
+	sort.Slice(t.Points, func(i, j int) bool { return t.Points[i].Period < t.Points[j].Period })
 	if t.Previous != 0 {
 		c := math.Round((t.Total-t.Previous)/t.Previous*10000) / 100
 		t.ChangePct = &c
@@ -230,7 +236,7 @@ type CohortFigures struct {
 	Metrics map[string]float64 `json:"metrics"`
 }
 
-// Cohorts answers a CohortQuery from the deduplicated raw events.
+// Cohorts answers a CohortQuery from the deduplicated live events (events_live).
 func (db *DB) Cohorts(ctx context.Context, q CohortQuery) ([]CohortFigures, error) {
 	var col string
 	switch q.Dimension {
@@ -248,7 +254,7 @@ func (db *DB) Cohorts(ctx context.Context, q CohortQuery) ([]CohortFigures, erro
 			"uniqExactIf(e.participant_id, "+strings.ReplaceAll(m.kindFilter(), "kind", "e.kind")+")") + ")"
 	}
 	sql := "SELECT " + col + " AS c, " + strings.Join(exprs, ", ") +
-		" FROM impactflow.events AS e FINAL" +
+		" FROM impactflow.events_live AS e" +
 		" INNER JOIN (SELECT program_id, code FROM impactflow.programs FINAL WHERE tenant_id = " + quote(q.TenantID) + ") AS p ON p.program_id = e.program_id" +
 		" WHERE e.tenant_id = " + quote(q.TenantID) + " AND e.occurred_at >= " + timeLit(q.From) + " AND e.occurred_at < " + timeLit(q.To) +
 		" AND c IN " + inList(q.Cohorts) + " GROUP BY c ORDER BY c"
@@ -317,7 +323,7 @@ func (db *DB) Funnel(ctx context.Context, q FunnelQuery) ([]FunnelStep, error) {
 			if(x.2 = acc.1 + 1 AND x.1 >= acc.2 AND x.1 <= addMicroseconds(acc.3, %[2]d), (toUInt8(acc.1 + 1), x.1, acc.3), acc)),
 		arraySort(groupArray((occurred_at, step))), (toUInt8(0), %[3]s, %[3]s)).1`, timeLit(q.To), w, zero)
 	sql := "SELECT toUInt64(reached), toUInt64(count()) FROM (SELECT participant_id, " + fold + " AS reached FROM (" +
-		"SELECT participant_id, occurred_at, toUInt8(indexOf(" + arrayLit(q.Steps) + ", kind)) AS step FROM impactflow.events FINAL" +
+		"SELECT participant_id, occurred_at, toUInt8(indexOf(" + arrayLit(q.Steps) + ", kind)) AS step FROM impactflow.events_live" +
 		" WHERE tenant_id = " + quote(q.TenantID) + " AND kind IN " + inList(q.Steps) + " AND occurred_at >= " + timeLit(q.From) +
 		fmt.Sprintf(" AND occurred_at < addMicroseconds(%s, %d)", timeLit(q.To), w) +
 		") GROUP BY participant_id) WHERE reached > 0 GROUP BY reached"
@@ -394,34 +400,46 @@ type Benchmark struct {
 	Percentile *float64 `json:"percentile,omitempty"`
 }
 
-// Benchmarks answers a BenchmarkQuery for the industry, region and size band.
+// Benchmarks answers a BenchmarkQuery for the industry, region and size band, in two round
+// trips: the tenant's peer groups, then every peer's figure in the three groups.
 func (db *DB) Benchmarks(ctx context.Context, q BenchmarkQuery) ([]Benchmark, error) {
+	dims := []struct{ name, table string }{
+		{"industry", "impactflow.bench_industry"},
+		{"region", "impactflow.bench_region"},
+		{"size_band", "impactflow.bench_size_band"},
+	}
+	groups := make([]string, len(dims))
+	if err := db.Query(ctx, "SELECT industry, region, size_band FROM impactflow.tenants FINAL WHERE tenant_id = "+quote(q.TenantID),
+		func(scan scanFunc) error { return scan(&groups[0], &groups[1], &groups[2]) }); err != nil {
+		return nil, fmt.Errorf("benchmarks: %w", err)
+	}
+	parts := make([]string, len(dims))
+	for i, dim := range dims {
+		parts[i] = fmt.Sprintf("SELECT toUInt64(%d) AS dim, tenant_id, %s AS v FROM %s WHERE peer_group = %s AND %s AND period >= %s AND period < %s GROUP BY tenant_id",
+			i, q.Metric.fromAggregates(), dim.table, quote(groups[i]), q.Metric.aggKindFilter(), dateLit(q.From), dateLit(q.To))
+	}
+	values := make([]map[string]float64, len(dims))
+	for i := range values {
+		values[i] = map[string]float64{}
+	}
+	if err := db.Query(ctx, strings.Join(parts, " UNION ALL "), func(scan scanFunc) error {
+		var d uint64
+		var t string
+		var v float64
+		if err := scan(&d, &t, &v); err != nil {
+			return err
+		}
+		if d < uint64(len(values)) {
+			values[d][t] = v
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("benchmarks: %w", err)
+	}
 	var out []Benchmark
-	for _, dim := range []struct{ name, table, col string }{
-		{"industry", "impactflow.bench_industry", "industry"},
-		{"region", "impactflow.bench_region", "region"},
-		{"size_band", "impactflow.bench_size_band", "size_band"},
-	} {
-		var group string
-		if err := db.Query(ctx, "SELECT "+dim.col+" FROM impactflow.tenants FINAL WHERE tenant_id = "+quote(q.TenantID),
-			func(scan scanFunc) error { return scan(&group) }); err != nil {
-			return nil, fmt.Errorf("benchmarks: %w", err)
-		}
-		b := Benchmark{Dimension: dim.name, PeerGroup: group}
-		values := map[string]float64{}
-		sql := "SELECT tenant_id, " + q.Metric.fromAggregates() + " FROM " + dim.table + " WHERE peer_group = " + quote(group) +
-			" AND " + q.Metric.kindFilter() + " AND period >= " + dateLit(q.From) + " AND period < " + dateLit(q.To) + " GROUP BY tenant_id"
-		if err := db.Query(ctx, sql, func(scan scanFunc) error {
-			var t string
-			var v float64
-			if err := scan(&t, &v); err != nil {
-				return err
-			}
-			values[t] = v
-			return nil
-		}); err != nil {
-			return nil, fmt.Errorf("benchmarks: %w", err)
-		}
+	for i, dim := range dims {
+		values := values[i]
+		b := Benchmark{Dimension: dim.name, PeerGroup: groups[i]}
 		b.Value = values[q.TenantID]
 		var peers []float64
 		for t, v := range values {

@@ -75,18 +75,32 @@ func (db *DB) SetWatermark(ctx context.Context, c Cursor) error {
 		[][]any{{watermarkID, c.UpdatedAt.UTC(), c.TenantID, c.EventID, uint64(c.UpdatedAt.UnixMicro())}})
 }
 
-// views are the six materialized views the sync refreshes after writing.
-var views = []string{"mv_daily", "mv_weekly", "mv_monthly", "mv_bench_industry", "mv_bench_region", "mv_bench_size_band"}
+// viewPhases are the materialized views the sync refreshes after writing, in order: the
+// deduplicated live events, then the six aggregates computed from them.
+var viewPhases = [][]string{
+	{"mv_events_live"},
+	{"mv_agg_daily", "mv_agg_weekly", "mv_agg_monthly", "mv_peers_industry", "mv_peers_region", "mv_peers_size_band"},
+}
 
 // refreshPoll is how often RefreshViews looks at the refreshes' progress.
 const refreshPoll = 50 * time.Millisecond
 
-// RefreshViews recomputes the six aggregate views from the deduplicated events and waits
-// until each has swapped in its new contents. The refreshes run in ClickHouse's background
-// pool; SYSTEM WAIT VIEW would hold chDB's one connection (and every API query behind it)
-// for the whole refresh, so the wait is short status reads until nothing is running, and
-// WAIT only confirms, returning at once unless a refresh had not yet started.
+// RefreshViews recomputes the live events from the deduplicated events, then the six
+// aggregate views from them, and waits until each has swapped in its new contents. The
+// refreshes run in ClickHouse's background pool; SYSTEM WAIT VIEW would hold chDB's one
+// connection (and every API query behind it) for the whole refresh, so the wait is short
+// status reads until nothing is running, and WAIT only confirms, returning at once unless a
+// refresh had not yet started.
 func (db *DB) RefreshViews(ctx context.Context) error {
+	for _, views := range viewPhases {
+		if err := db.refresh(ctx, views); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (db *DB) refresh(ctx context.Context, views []string) error {
 	for _, v := range views {
 		if err := db.Exec(ctx, "SYSTEM REFRESH VIEW impactflow."+v); err != nil {
 			return fmt.Errorf("refresh %s: %w", v, err)
@@ -159,7 +173,7 @@ func (db *DB) LastRun(ctx context.Context) (Run, bool, error) {
 // everything again.
 func (db *DB) Reset(ctx context.Context) error {
 	for _, t := range []string{"events", "tenants", "programs", "sync_state", "sync_runs", "agg_daily", "agg_weekly", "agg_monthly",
-		"bench_industry", "bench_region", "bench_size_band"} {
+		"bench_industry", "bench_region", "bench_size_band", "events_live"} {
 		if err := db.Exec(ctx, "TRUNCATE TABLE IF EXISTS impactflow."+t); err != nil {
 			return fmt.Errorf("reset %s: %w", t, err)
 		}

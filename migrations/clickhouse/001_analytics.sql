@@ -73,6 +73,8 @@ ORDER BY finished_at;
 -- Aggregates per tenant, program, event kind (the metric) and period. participants is an
 -- aggregate state so that distinct participants stay exact when rows are merged across
 -- programs or kinds.
+-- Small granules: a query reads (and deserializes) whole granules of participants states,
+-- which are large; with the default 8192 rows a monthly query read every tenant's states.
 CREATE TABLE IF NOT EXISTS impactflow.agg_daily (
     tenant_id    LowCardinality(String),
     program_id   UInt64,
@@ -82,7 +84,8 @@ CREATE TABLE IF NOT EXISTS impactflow.agg_daily (
     value_sum    Float64,
     participants AggregateFunction(uniqExact, String)
 ) ENGINE = MergeTree
-ORDER BY (tenant_id, kind, period, program_id);
+ORDER BY (tenant_id, kind, period, program_id)
+SETTINGS index_granularity = 128, index_granularity_bytes = 1048576;
 
 CREATE TABLE IF NOT EXISTS impactflow.agg_weekly AS impactflow.agg_daily;
 CREATE TABLE IF NOT EXISTS impactflow.agg_monthly AS impactflow.agg_daily;
@@ -98,64 +101,101 @@ CREATE TABLE IF NOT EXISTS impactflow.bench_industry (
     value_sum    Float64,
     participants AggregateFunction(uniqExact, String)
 ) ENGINE = MergeTree
-ORDER BY (peer_group, kind, period, tenant_id);
+ORDER BY (peer_group, kind, period, tenant_id)
+SETTINGS index_granularity = 128, index_granularity_bytes = 1048576;
 
 CREATE TABLE IF NOT EXISTS impactflow.bench_region AS impactflow.bench_industry;
 CREATE TABLE IF NOT EXISTS impactflow.bench_size_band AS impactflow.bench_industry;
 
--- The six materialized views. They are refreshable views over events FINAL, refreshed by
--- the sync after it writes (SYSTEM REFRESH VIEW) rather than incremental insert triggers:
--- an insert trigger sees every re-written, updated and deleted row as a new one, so its
--- sums would count a re-synced batch twice and never forget a delete. A refresh replaces
--- its target atomically from deduplicated rows, so readers never see duplicates and need
--- neither FINAL nor argMax. The daily schedule is only a safety net.
+-- A deduplicated, narrow copy of the live events, refreshed from events FINAL by the sync
+-- first, before the six views below, which aggregate it instead of each deduplicating
+-- events again. The queries the aggregates cannot answer (a cohort filter, cohort
+-- comparisons, funnels) read it too, without FINAL, in (tenant, kind, time) order:
+-- BenchmarkQueries in internal/analytics measured funnels and cohorts over events FINAL
+-- at 35 and 22 ms (p50) on 1,000,000 events, mostly spent deduplicating by event ID.
+CREATE TABLE IF NOT EXISTS impactflow.events_live (
+    tenant_id      LowCardinality(String),
+    kind           LowCardinality(String),
+    occurred_at    DateTime64(6, 'UTC'),
+    participant_id String,
+    program_id     UInt64,
+    location       String,
+    cohort         String,
+    value          Float64
+) ENGINE = MergeTree
+ORDER BY (tenant_id, kind, occurred_at);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_events_live
+REFRESH EVERY 1 DAY TO impactflow.events_live AS
+SELECT tenant_id, kind, occurred_at, participant_id, program_id, location, cohort, value
+FROM impactflow.events FINAL;
+
+-- The six materialized views. They are refreshable views over the deduplicated events,
+-- refreshed by the sync after it writes (SYSTEM REFRESH VIEW, after mv_events_live) rather
+-- than incremental insert triggers: an insert trigger sees every re-written, updated and
+-- deleted row as a new one, so its sums would count a re-synced batch twice and never forget
+-- a delete. A refresh replaces its target atomically from deduplicated rows, so readers
+-- never see duplicates and need neither FINAL nor argMax. The daily schedule is only a
+-- safety net (it may aggregate a day-old events_live; the next sync puts that right).
 -- Measured (BenchmarkReadPaths in internal/analytics: 1,000,000 events, 10% written twice,
 -- chDB on 2 shared cores): a monthly trend reads the refreshed view in 7-11 ms, events FINAL
--- in 86-188 ms, argMax by version in 90-267 ms; refreshing all six views takes ~4.4 s, paid
--- once per sync instead of on every query. Queries the views cannot answer (a cohort filter,
--- funnels, cohort comparisons) read events FINAL, which is exact and cheaper than argMax
--- here because it deduplicates only within the tenant's key range.
-CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_daily
+-- in 86-188 ms, argMax by version in 90-267 ms; refreshing is paid once per sync instead of
+-- on every query.
+-- Each view also keeps, per program and period, a row with kind '' over every kind: the
+-- participants metric (distinct participants of any kind) then merges one state per program
+-- and period instead of one per kind; merging the per-kind states made a monthly
+-- participants trend 5-20x slower than any other metric (BenchmarkQueries).
+-- (The first versions of these views, over events FINAL and without those rows, were named
+-- mv_daily and so on.)
+DROP VIEW IF EXISTS impactflow.mv_daily;
+DROP VIEW IF EXISTS impactflow.mv_weekly;
+DROP VIEW IF EXISTS impactflow.mv_monthly;
+DROP VIEW IF EXISTS impactflow.mv_bench_industry;
+DROP VIEW IF EXISTS impactflow.mv_bench_region;
+DROP VIEW IF EXISTS impactflow.mv_bench_size_band;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_agg_daily
 REFRESH EVERY 1 DAY TO impactflow.agg_daily AS
 SELECT tenant_id, program_id, kind, toDate(occurred_at) AS period,
        count() AS events, sum(value) AS value_sum, uniqExactState(participant_id) AS participants
-FROM impactflow.events FINAL
-GROUP BY tenant_id, program_id, kind, period;
+FROM impactflow.events_live
+GROUP BY GROUPING SETS ((tenant_id, program_id, kind, period), (tenant_id, program_id, period));
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_weekly
+CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_agg_weekly
 REFRESH EVERY 1 DAY TO impactflow.agg_weekly AS
 SELECT tenant_id, program_id, kind, toMonday(occurred_at) AS period,
        count() AS events, sum(value) AS value_sum, uniqExactState(participant_id) AS participants
-FROM impactflow.events FINAL
-GROUP BY tenant_id, program_id, kind, period;
+FROM impactflow.events_live
+GROUP BY GROUPING SETS ((tenant_id, program_id, kind, period), (tenant_id, program_id, period));
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_monthly
+CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_agg_monthly
 REFRESH EVERY 1 DAY TO impactflow.agg_monthly AS
 SELECT tenant_id, program_id, kind, toStartOfMonth(occurred_at) AS period,
        count() AS events, sum(value) AS value_sum, uniqExactState(participant_id) AS participants
-FROM impactflow.events FINAL
-GROUP BY tenant_id, program_id, kind, period;
+FROM impactflow.events_live
+GROUP BY GROUPING SETS ((tenant_id, program_id, kind, period), (tenant_id, program_id, period));
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_bench_industry
+CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_peers_industry
 REFRESH EVERY 1 DAY TO impactflow.bench_industry AS
 SELECT t.industry AS peer_group, e.tenant_id AS tenant_id, e.kind AS kind, toStartOfMonth(e.occurred_at) AS period,
        count() AS events, sum(e.value) AS value_sum, uniqExactState(e.participant_id) AS participants
-FROM impactflow.events AS e FINAL
+FROM impactflow.events_live AS e
 INNER JOIN (SELECT tenant_id, industry FROM impactflow.tenants FINAL) AS t ON t.tenant_id = e.tenant_id
-GROUP BY peer_group, tenant_id, kind, period;
+GROUP BY GROUPING SETS ((peer_group, tenant_id, kind, period), (peer_group, tenant_id, period));
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_bench_region
+CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_peers_region
 REFRESH EVERY 1 DAY TO impactflow.bench_region AS
 SELECT t.region AS peer_group, e.tenant_id AS tenant_id, e.kind AS kind, toStartOfMonth(e.occurred_at) AS period,
        count() AS events, sum(e.value) AS value_sum, uniqExactState(e.participant_id) AS participants
-FROM impactflow.events AS e FINAL
+FROM impactflow.events_live AS e
 INNER JOIN (SELECT tenant_id, region FROM impactflow.tenants FINAL) AS t ON t.tenant_id = e.tenant_id
-GROUP BY peer_group, tenant_id, kind, period;
+GROUP BY GROUPING SETS ((peer_group, tenant_id, kind, period), (peer_group, tenant_id, period));
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_bench_size_band
+CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_peers_size_band
 REFRESH EVERY 1 DAY TO impactflow.bench_size_band AS
 SELECT t.size_band AS peer_group, e.tenant_id AS tenant_id, e.kind AS kind, toStartOfMonth(e.occurred_at) AS period,
        count() AS events, sum(e.value) AS value_sum, uniqExactState(e.participant_id) AS participants
-FROM impactflow.events AS e FINAL
+FROM impactflow.events_live AS e
 INNER JOIN (SELECT tenant_id, size_band FROM impactflow.tenants FINAL) AS t ON t.tenant_id = e.tenant_id
-GROUP BY peer_group, tenant_id, kind, period;
+GROUP BY GROUPING SETS ((peer_group, tenant_id, kind, period), (peer_group, tenant_id, period));
+
