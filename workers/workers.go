@@ -153,6 +153,7 @@ func reportsWorker(d Deps) worker.Worker {
 	}
 	rep := worker.New(d.Client, temporal.TaskQueueReports, worker.Options{
 		MaxConcurrentActivityExecutionSize: 200,
+		MaxConcurrentWorkflowTaskPollers:   8,
 		WorkerStopTimeout:                  stopTimeout,
 	})
 	rep.RegisterWorkflow(workflows.ReportWorkflow)
