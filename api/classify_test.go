@@ -78,6 +78,22 @@ func TestClassifyEvidenceEndToEnd(t *testing.T) {
 		t.Fatalf("second job %v", res)
 	}
 	recordHistory(t, id, "classification")
+
+	// A snippet re-imported with a changed text is unclassified again; the others are not.
+	imp := call(t, http.MethodPost, "/v1/evidence", key, "application/json", strings.NewReader(
+		`[{"snippet_id":"s-3","program":"mentoring","text":"The evening sessions now run weekly.","source":"case_note","occurred_at":"2026-02-03T10:00:00Z"}]`))
+	if imp.Status != http.StatusAccepted {
+		t.Fatalf("re-import: %d %s", imp.Status, imp.Raw)
+	}
+	if res := result(waitJob(t, imp.Body["id"].(string), key)); num(res, "updated") != 1 {
+		t.Fatalf("re-import %v", res)
+	}
+	if ev := getJSON(t, "/v1/evidence/s-3", key); ev.Body["classified_at"] != nil {
+		t.Errorf("changed snippet still classified: %s", ev.Raw)
+	}
+	if ev := getJSON(t, "/v1/evidence/s-4", key); ev.Body["classified_at"] == nil {
+		t.Errorf("untouched snippet lost its classification: %s", ev.Raw)
+	}
 }
 
 func TestClassifyEvidenceBadInput(t *testing.T) {
