@@ -3,8 +3,11 @@ package llm
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/impactflow/impactflow/internal/sandbox/openai"
 )
 
 func TestCheckClassification(t *testing.T) {
@@ -89,5 +92,40 @@ func TestOfflineClassifyPassesCheck(t *testing.T) {
 	b, _ := json.Marshal(got)
 	if !strings.Contains(string(b), `"confidence"`) {
 		t.Fatalf("labels %s", b)
+	}
+}
+
+func TestOpenAIClassifyAgainstSandbox(t *testing.T) {
+	sb := openai.New("sk-test")
+	srv := httptest.NewServer(sb)
+	defer srv.Close()
+	c, ok := ClassifierFor(NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", APIKey: "sk-test", Model: "gpt-4o-mini", Prices: DefaultPrices()}))
+	if !ok || c.Offline() {
+		t.Fatal("the OpenAI writer classifies with the model")
+	}
+	req := ClassifyRequest{Snippets: testSnippets, MaxTokens: 300}
+	ids := make([]string, len(testSnippets))
+	for i, s := range testSnippets {
+		ids[i] = s.ID
+	}
+	resp, err := c.Classify(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The sandbox answers a JSON-mode request with a classification: the request asked for one.
+	if _, problems := CheckClassification(resp.Text, ids); len(problems) > 0 {
+		t.Fatalf("sandbox answer %q: %v", resp.Text, problems)
+	}
+	if resp.TokensIn == 0 || resp.CostMicros == 0 || resp.Model != "gpt-4o-mini" || resp.PromptVersion != ClassifyPromptVersion || resp.Offline {
+		t.Errorf("usage not recorded: %+v", resp)
+	}
+	if !strings.Contains(sb.Prompts()[0], "job_readiness") {
+		t.Errorf("the prompt does not name the dimensions: %s", sb.Prompts()[0])
+	}
+	sb.Enqueue(openai.Reply{Status: 400, Message: "context too long"})
+	if _, err := c.Classify(context.Background(), req); err == nil {
+		t.Error("a 400 must fail")
+	} else if pe, ok := AsProviderError(err); !ok || pe.Status != 400 || pe.Retryable() {
+		t.Errorf("400: %v", err)
 	}
 }
