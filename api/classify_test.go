@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	openaisandbox "github.com/impactflow/impactflow/internal/sandbox/openai"
+	"github.com/impactflow/impactflow/internal/store"
 )
 
 func TestClassifyEvidenceEndToEnd(t *testing.T) {
@@ -109,5 +110,24 @@ func TestClassifyEvidenceBadInput(t *testing.T) {
 		if r.Status != http.StatusBadRequest || r.errorField() != field {
 			t.Errorf("%s: %d field %q, want 400 naming %s (%s)", body, r.Status, r.errorField(), field, r.Raw)
 		}
+	}
+}
+
+func TestClassifyEvidenceRefusedWhenTheBudgetIsSpent(t *testing.T) {
+	key := reportTenant(t, "classbroke")
+	var limit int64 // a zero budget: not even one batch fits
+	if err := env.store.SetTenantAISettings(context.Background(), "classbroke", store.AISettings{BudgetLimitMicros: &limit}); err != nil {
+		t.Fatal(err)
+	}
+	before := env.llm.Requests()
+	r := postJSON(t, "/v1/evidence/classify", key, map[string]any{})
+	if r.Status != http.StatusTooManyRequests || r.errorCode() != "ai_budget_exhausted" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("classify with no budget: %d %s", r.Status, r.Raw)
+	}
+	if env.llm.Requests() != before {
+		t.Error("a refused job called the model")
+	}
+	if ev := getJSON(t, "/v1/evidence/s-1", key); ev.Body["classified_at"] != nil {
+		t.Errorf("refused job classified: %s", ev.Raw)
 	}
 }
