@@ -217,3 +217,23 @@ func TestClassifyWorkflowContinuesAsNew(t *testing.T) {
 		t.Fatalf("next input %+v", next)
 	}
 }
+
+func TestClassifyWorkflowCanceledMidBatchSettlesItsReservation(t *testing.T) {
+	f := newClassifyFixture(t, 45)
+	f.answer = func(call int, ids []string) string {
+		if call == 2 {
+			f.env.CancelWorkflow() // the job is canceled while the second batch is with the model
+		}
+		return goodAnswer(ids)
+	}
+	f.env.ExecuteWorkflow(ClassifyWorkflow, classifyInput())
+	if err := f.env.GetWorkflowError(); !temporal.IsCanceledError(err) {
+		t.Fatalf("want canceled, got %v", err)
+	}
+	if len(f.reserved) != 2 || !slices.Equal(f.reserved, f.settled) {
+		t.Fatalf("reserved %v, settled %v: every reservation must be settled", f.reserved, f.settled)
+	}
+	if len(f.labelled) != 20 {
+		t.Fatalf("labelled %d, want the first batch only", len(f.labelled))
+	}
+}
