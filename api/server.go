@@ -159,6 +159,9 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/analytics/cohorts", role: store.RoleViewer, handler: s.analyticsCohorts, doc: docCohorts},
 		{method: "GET", path: "/v1/analytics/funnels", role: store.RoleViewer, handler: s.analyticsFunnels, doc: docFunnels},
 		{method: "GET", path: "/v1/analytics/benchmarks", role: store.RoleViewer, handler: s.analyticsBenchmarks, doc: docBenchmarks},
+		// Evidence classification (issue 3).
+		{method: "POST", path: "/v1/evidence/classify", role: store.RoleOperator, handler: s.classifyEvidence, doc: docClassifyEvidence},
+		{method: "GET", path: "/v1/evidence/:id", role: store.RoleViewer, handler: s.getEvidence, doc: docGetEvidence},
 	}
 }
 

@@ -158,6 +158,8 @@ func reportsWorker(d Deps) worker.Worker {
 	})
 	rep.RegisterWorkflow(workflows.ReportWorkflow)
 	rep.RegisterWorkflowWithOptions(workflows.BudgetWorkflow, workflow.RegisterOptions{Name: budget.WorkflowType})
+	// Evidence classification (issue 3): the same activities and budget as reports.
+	rep.RegisterWorkflow(workflows.ClassifyWorkflow)
 	rep.RegisterActivity(&reports.Activities{
 		Store: d.Store, Client: d.Client, Writer: d.Writer, Prices: d.Prices, Metrics: d.Metrics.AI(),
 		DefaultLimitMicros: d.AIBudgetMicros, Names: d.RedactionNames, Aggressive: d.RedactionAggressive, Logger: d.Logger,

@@ -30,6 +30,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r.RegisterWorkflow(NotificationWorkflow)
 			r.RegisterWorkflow(EventTriggerWorkflow)
 			r.RegisterWorkflow(ClickHouseSyncWorkflow)
+			r.RegisterWorkflow(ClassifyWorkflow)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
 				t.Fatalf("replay %s: %v", file, err)
 			}

@@ -422,39 +422,43 @@ type WriteInput struct {
 func (a *Activities) Write(ctx context.Context, in WriteInput) (llm.Response, error) {
 	start := time.Now()
 	resp, err := a.Writer.Write(ctx, in.Request)
-	model := in.Request.Model
 	if err != nil {
-		pe, ok := llm.AsProviderError(err)
-		status := "transport_error"
-		switch {
-		case ok && pe.Status == 429:
-			status = "rate_limited"
-		case ok && pe.Status >= 500:
-			status = "server_error"
-		case ok && pe.Status >= 400:
-			status = "client_error"
-		}
-		if a.Metrics != nil {
-			a.Metrics.Call(in.TenantID, model, status, time.Since(start), 0, 0, 0)
-		}
-		if !ok {
-			return llm.Response{}, err
-		}
-		if !pe.Retryable() {
-			return llm.Response{}, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("section %s: %s", in.Request.Section, pe.Error()), ErrTypeProviderRejected, nil)
-		}
-		opts := temporal.ApplicationErrorOptions{}
-		if pe.RetryAfter > 0 {
-			opts.NextRetryDelay = pe.RetryAfter
-		}
-		activity.GetLogger(ctx).Warn("LLM call failed; will retry", "section", in.Request.Section, "status", pe.Status, "retry_after", pe.RetryAfter)
-		return llm.Response{}, temporal.NewApplicationErrorWithOptions(pe.Error(), ErrTypeProviderUnavailable, opts)
+		return llm.Response{}, a.providerFailure(ctx, in.TenantID, in.Request.Model, "section "+in.Request.Section, start, err)
 	}
 	if a.Metrics != nil {
 		a.Metrics.Call(in.TenantID, resp.Model, "ok", time.Since(start), resp.TokensIn, resp.TokensOut, resp.CostMicros)
 	}
 	return resp, nil
+}
+
+// providerFailure records a failed LLM call and turns its error into what the activity
+// returns: non-retryable for a 400, retryable (after Retry-After when given) otherwise.
+func (a *Activities) providerFailure(ctx context.Context, tenantID, model, what string, start time.Time, err error) error {
+	pe, ok := llm.AsProviderError(err)
+	status := "transport_error"
+	switch {
+	case ok && pe.Status == 429:
+		status = "rate_limited"
+	case ok && pe.Status >= 500:
+		status = "server_error"
+	case ok && pe.Status >= 400:
+		status = "client_error"
+	}
+	if a.Metrics != nil {
+		a.Metrics.Call(tenantID, model, status, time.Since(start), 0, 0, 0)
+	}
+	if !ok {
+		return err
+	}
+	if !pe.Retryable() {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s", what, pe.Error()), ErrTypeProviderRejected, nil)
+	}
+	opts := temporal.ApplicationErrorOptions{}
+	if pe.RetryAfter > 0 {
+		opts.NextRetryDelay = pe.RetryAfter
+	}
+	activity.GetLogger(ctx).Warn("LLM call failed; will retry", "call", what, "status", pe.Status, "retry_after", pe.RetryAfter)
+	return temporal.NewApplicationErrorWithOptions(pe.Error(), ErrTypeProviderUnavailable, opts)
 }
 
 // EmitReportGeneratedInput names a finished report.

@@ -199,7 +199,7 @@ func reportWriter(cfg config.Config) llm.Writer {
 
 // providers says which external providers are live and which run offline, for the banner.
 func providers(cfg config.Config) [][2]string {
-	writer := "offline (extractive writer; set OPENAI_API_KEY for a live model)"
+	writer := "offline (extractive writer and lexicon evidence classifier; set OPENAI_API_KEY for a live model)"
 	if cfg.OpenAIAPIKey != "" {
 		writer = "live: " + cfg.LLMModel + " at " + cfg.LLMBaseURL
 	}

@@ -20,10 +20,12 @@ const (
 	KindClickHouseSync Kind = "clickhouse_sync"
 	// KindDeliveryReplay is a bulk replay or retry-all-failed of deliveries.
 	KindDeliveryReplay Kind = "delivery_replay"
+	// KindClassification labels a tenant's unclassified evidence with outcome dimensions.
+	KindClassification Kind = "classification"
 )
 
 // Kinds lists every kind the jobs API accepts as a filter.
-var Kinds = []Kind{KindImport, KindReport, KindDelivery, KindNotification, KindClickHouseSync, KindDeliveryReplay}
+var Kinds = []Kind{KindImport, KindReport, KindDelivery, KindNotification, KindClickHouseSync, KindDeliveryReplay, KindClassification}
 
 // Valid reports whether k is a known kind.
 func (k Kind) Valid() bool {

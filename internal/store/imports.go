@@ -272,7 +272,9 @@ func UpsertEvidence(ctx context.Context, tx pgx.Tx, tenantID, jobID string, rows
 				AS t (snippet_id, program_id, participant_id, text, source, occurred_at)
 			ON CONFLICT (tenant_id, snippet_id) DO UPDATE SET program_id = EXCLUDED.program_id,
 				participant_id = EXCLUDED.participant_id, text = EXCLUDED.text, source = EXCLUDED.source,
-				occurred_at = EXCLUDED.occurred_at, import_job_id = EXCLUDED.import_job_id, updated_at = now()
+				occurred_at = EXCLUDED.occurred_at, import_job_id = EXCLUDED.import_job_id, updated_at = now(),
+				-- a changed text is classified again (its old labels stay until then)
+				classified_at = CASE WHEN e.text IS DISTINCT FROM EXCLUDED.text THEN NULL ELSE e.classified_at END
 			WHERE (e.program_id, e.participant_id, e.text, e.source, e.occurred_at)
 				IS DISTINCT FROM (EXCLUDED.program_id, EXCLUDED.participant_id, EXCLUDED.text,
 					EXCLUDED.source, EXCLUDED.occurred_at)

@@ -93,9 +93,12 @@ type message struct {
 }
 
 type request struct {
-	Model     string    `json:"model"`
-	Messages  []message `json:"messages"`
-	MaxTokens int       `json:"max_tokens"`
+	Model          string    `json:"model"`
+	Messages       []message `json:"messages"`
+	MaxTokens      int       `json:"max_tokens"`
+	ResponseFormat *struct {
+		Type string `json:"type"`
+	} `json:"response_format"`
 }
 
 // ServeHTTP answers POST /v1/chat/completions (and /chat/completions).
@@ -153,7 +156,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	content := reply.Content
-	if content == "" {
+	if content == "" && req.ResponseFormat != nil && req.ResponseFormat.Type == "json_object" {
+		content = defaultClassification(prompt.String())
+	} else if content == "" {
 		content = defaultAnswer(prompt.String())
 	}
 	s.completed.Add(1)
@@ -196,6 +201,27 @@ func defaultAnswer(prompt string) string {
 		paras = append(paras, fmt.Sprintf("Evidence from a %s supports this: %s [cite:%s]", e[2], strings.TrimSpace(string(text)), e[1]))
 	}
 	return strings.Join(paras, "\n\n")
+}
+
+// defaultClassification answers a JSON-mode request (the evidence classifier's) by
+// labelling every listed snippet with confidence 0.75.
+func defaultClassification(prompt string) string {
+	type label struct {
+		Dimension string  `json:"dimension"`
+		Score     float64 `json:"score"`
+	}
+	type item struct {
+		ID     string  `json:"id"`
+		Labels []label `json:"labels"`
+	}
+	doc := struct {
+		Items []item `json:"items"`
+	}{Items: []item{}}
+	for _, e := range reEvidence.FindAllStringSubmatch(prompt, -1) {
+		doc.Items = append(doc.Items, item{ID: e[1], Labels: []label{{Dimension: "confidence", Score: 0.75}}})
+	}
+	b, _ := json.Marshal(doc)
+	return string(b)
 }
 
 func fail(w http.ResponseWriter, status int, kind, msg string) {
