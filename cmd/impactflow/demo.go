@@ -70,39 +70,54 @@ func loadDemo(ctx context.Context, p *platform, apiURL string) error {
 		if loaded {
 			continue
 		}
-		// A short-lived operator key of the tenant's own: the loader goes through the same
-		// authentication and tenant scoping as any client.
-		secret := store.NewKeySecret()
-		key, err := p.store.CreateAPIKey(ctx, t.ID, "demo loader", store.RoleOperator, secret)
-		if err != nil {
-			return err
+		tenantID := t.ID
+		uploads := []upload{
+			{"/v1/evidence", func(w io.Writer) (int, error) { return ds.WriteEvidence(w, tenantID) }},
+			{"/v1/impact-events", func(w io.Writer) (int, error) { return ds.WriteEvents(w, tenantID) }},
 		}
-		for _, up := range []struct {
-			path  string
-			write func(io.Writer, string) (int, error)
-		}{{"/v1/evidence", ds.WriteEvidence}, {"/v1/impact-events", ds.WriteEvents}} {
-			var body bytes.Buffer
-			n, err := up.write(&body, t.ID)
-			if err != nil {
-				return err
-			}
-			start := time.Now()
-			id, err := postImport(ctx, apiURL+up.path, secret, "demo-"+time.Now().UTC().Format(time.DateOnly)+up.path, &body)
-			if err != nil {
-				return fmt.Errorf("demo import for %s: %w", t.ID, err)
-			}
-			job, err := p.jobs.Wait(ctx, t.ID, id, 5*time.Minute)
-			if err != nil {
-				return err
-			}
-			p.log.Info("demo data loaded", "tenant_id", t.ID, "endpoint", up.path, "rows", n,
-				"job_id", job.ID, "status", job.Status, "duration", time.Since(start).Round(time.Millisecond))
-		}
-		if _, err := p.store.RevokeAPIKey(ctx, t.ID, key.ID); err != nil {
+		if err := importAs(ctx, p, apiURL, t.ID, "demo loader", "demo-"+time.Now().UTC().Format(time.DateOnly), uploads); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// upload is one import a loader posts: the endpoint and what writes its NDJSON body.
+type upload struct {
+	path  string
+	write func(io.Writer) (int, error)
+}
+
+// importAs posts uploads for a tenant with a short-lived operator key of the tenant's own,
+// so a loader goes through the same authentication and tenant scoping as any client, and
+// waits for each import job. The key is revoked at the end. Each upload's Idempotency-Key is
+// idempotencyPrefix followed by its path.
+func importAs(ctx context.Context, p *platform, apiURL, tenantID, loader, idempotencyPrefix string, uploads []upload) error {
+	secret := store.NewKeySecret()
+	key, err := p.store.CreateAPIKey(ctx, tenantID, loader, store.RoleOperator, secret)
+	if err != nil {
+		return err
+	}
+	for _, up := range uploads {
+		var body bytes.Buffer
+		n, err := up.write(&body)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		id, err := postImport(ctx, apiURL+up.path, secret, idempotencyPrefix+up.path, &body)
+		if err != nil {
+			return fmt.Errorf("%s: import for %s: %w", loader, tenantID, err)
+		}
+		job, err := p.jobs.Wait(ctx, tenantID, id, 5*time.Minute)
+		if err != nil {
+			return err
+		}
+		p.log.Info("demo data loaded", "tenant_id", tenantID, "endpoint", up.path, "rows", n,
+			"job_id", job.ID, "status", job.Status, "duration", time.Since(start).Round(time.Millisecond))
+	}
+	_, err = p.store.RevokeAPIKey(ctx, tenantID, key.ID)
+	return err
 }
 
 func postImport(ctx context.Context, url, key, idempotencyKey string, body io.Reader) (string, error) {

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/impactflow/impactflow/internal/demo"
@@ -38,33 +38,22 @@ func loadBenchmarkPeers(ctx context.Context, p *platform, apiURL string) error {
 			return err
 		}
 		loaded, err := p.store.HasImpactEvents(ctx, id)
-		if err != nil || loaded {
-			if err != nil {
-				return err
-			}
+		if err != nil {
+			return err
+		}
+		if loaded {
 			continue
 		}
 		participants := make([]string, 40+20*i)
 		for j := range participants {
 			participants[j] = fmt.Sprintf("%s-p%d", id, j)
 		}
-		var body bytes.Buffer
-		if err := demo.WriteSyntheticEvents(&body, programs, participants, benchmarkPeerEvents*i/3, int64(1000+i), time.Now().UTC().Truncate(24*time.Hour)); err != nil {
-			return err
+		start := time.Now().UTC().Truncate(24 * time.Hour)
+		seed, n := int64(1000+i), benchmarkPeerEvents*i/3
+		write := func(w io.Writer) (int, error) {
+			return n, demo.WriteSyntheticEvents(w, programs, participants, n, seed, start)
 		}
-		secret := store.NewKeySecret()
-		key, err := p.store.CreateAPIKey(ctx, id, "peer loader", store.RoleOperator, secret)
-		if err != nil {
-			return err
-		}
-		job, err := postImport(ctx, apiURL+"/v1/impact-events", secret, "peers-"+id, &body)
-		if err != nil {
-			return fmt.Errorf("benchmark peer import for %s: %w", id, err)
-		}
-		if _, err := p.jobs.Wait(ctx, id, job, 5*time.Minute); err != nil {
-			return err
-		}
-		if _, err := p.store.RevokeAPIKey(ctx, id, key.ID); err != nil {
+		if err := importAs(ctx, p, apiURL, id, "peer loader", "peers-"+id, []upload{{"/v1/impact-events", write}}); err != nil {
 			return err
 		}
 	}
