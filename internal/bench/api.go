@@ -379,3 +379,15 @@ func runJobStatus(ctx context.Context, o Options, r *report) error {
 		read.latency.n > 0 && read.errors == 0 && read.latency.p99 < targetStatusP99, "p99 %s ms, %d errors", millis(read.latency.p99), read.errors)
 	return nil
 }
+
+// serveSandbox serves a third party's sandbox on addr, where the dev process under test was
+// told to find it, until stop is called.
+func serveSandbox(addr string, h http.Handler) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
+}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -46,13 +45,11 @@ func runNotification(ctx context.Context, o Options, r *report) error {
 		addr = defaultSendGridAddr
 	}
 	sb := sgsandbox.New(benchSendGridKey)
-	ln, err := net.Listen("tcp", addr)
+	stop, err := serveSandbox(addr, sb)
 	if err != nil {
 		return fmt.Errorf("SendGrid sandbox on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	defer stop()
 	a := newAPIClient(o)
 	defer a.close()
 

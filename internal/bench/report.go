@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -104,13 +103,11 @@ func (a *apiClient) reportEndToEnd(ctx context.Context) error {
 
 func runReport(ctx context.Context, o Options, r *report) error {
 	sb := openaisandbox.New(reportSandboxKey)
-	ln, err := net.Listen("tcp", reportSandboxAddr)
+	stop, err := serveSandbox(reportSandboxAddr, sb)
 	if err != nil {
 		return fmt.Errorf("serve the LLM sandbox on %s: %w", reportSandboxAddr, err)
 	}
-	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	defer stop()
 	a := newAPIClient(o)
 	defer a.close()
 
