@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -52,12 +53,21 @@ func Limit(ctx context.Context, st *store.Store, tenantID, channel string) (int6
 	return limit, nil
 }
 
+// locations caches time zones by name: time.LoadLocation reads and parses the zone file on
+// every call, and every quota check (API and send) needs the tenant's.
+var locations sync.Map // name → *time.Location
+
 // Location is the tenant's time zone (UTC when it names none we know).
 func Location(tz string) *time.Location {
-	if loc, err := time.LoadLocation(tz); err == nil {
-		return loc
+	if loc, ok := locations.Load(tz); ok {
+		return loc.(*time.Location)
 	}
-	return time.UTC
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		loc = time.UTC
+	}
+	locations.Store(tz, loc)
+	return loc
 }
 
 // Begin records the notification and its pending messages, once.
