@@ -73,9 +73,8 @@ func (b *Benevity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusUnauthorized, "invalid_signature", msg)
 		return
 	}
-	key := r.Header.Get("Idempotency-Key")
+	key := idempotencyKey(w, r)
 	if key == "" {
-		jsonError(w, http.StatusBadRequest, "missing_idempotency_key", "Idempotency-Key header is required")
 		return
 	}
 	var rep benevityReport
@@ -87,16 +86,7 @@ func (b *Benevity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusUnprocessableEntity, "validation_failed", msg)
 		return
 	}
-	d, dup := b.Ledger.accept(Delivery{IdempotencyKey: key, Reference: rep.Reference, Account: r.Header.Get("X-Benevity-Account"), Body: body})
-	if f == faultTimeout {
-		hang(r)
-		return
-	}
-	status := http.StatusCreated
-	if dup {
-		status = http.StatusOK
-	}
-	writeJSON(w, status, map[string]any{"receiptId": d.ReceiptID, "duplicate": dup})
+	b.Ledger.acceptJSON(w, r, Delivery{IdempotencyKey: key, Reference: rep.Reference, Account: r.Header.Get("X-Benevity-Account"), Body: body}, f, "receiptId")
 }
 
 func (b *Benevity) verify(r *http.Request, body []byte) string {

@@ -132,6 +132,40 @@ func (l *Ledger) accept(d Delivery) (Delivery, bool) {
 	return d, false
 }
 
+// acceptOrHang records the delivery like accept; under a timeout fault it then holds the
+// request unanswered (see hang) and reports false, so the caller writes nothing.
+func (l *Ledger) acceptOrHang(r *http.Request, d Delivery, f fault) (Delivery, bool, bool) {
+	d, dup := l.accept(d)
+	if f == faultTimeout {
+		hang(r)
+		return d, dup, false
+	}
+	return d, dup, true
+}
+
+// acceptJSON records the delivery and answers 201 with its receipt under idField, or 200
+// with the earlier receipt for a replayed key; a timeout fault records it and never answers.
+func (l *Ledger) acceptJSON(w http.ResponseWriter, r *http.Request, d Delivery, f fault, idField string) {
+	d, dup, ok := l.acceptOrHang(r, d, f)
+	if !ok {
+		return
+	}
+	status := http.StatusCreated
+	if dup {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, map[string]any{idField: d.ReceiptID, "duplicate": dup})
+}
+
+// idempotencyKey returns the request's Idempotency-Key, or answers 400 and returns "".
+func idempotencyKey(w http.ResponseWriter, r *http.Request) string {
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		jsonError(w, http.StatusBadRequest, "missing_idempotency_key", "Idempotency-Key header is required")
+	}
+	return key
+}
+
 // Count is how many distinct deliveries were accepted.
 func (l *Ledger) Count() int {
 	l.mu.Lock()

@@ -87,9 +87,8 @@ func (g *Goodera) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusUnauthorized, "invalid_token", msg)
 		return
 	}
-	key := r.Header.Get("Idempotency-Key")
+	key := idempotencyKey(w, r)
 	if key == "" {
-		jsonError(w, http.StatusBadRequest, "missing_idempotency_key", "Idempotency-Key header is required")
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
@@ -126,16 +125,7 @@ func (g *Goodera) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	d, dup := g.Ledger.accept(Delivery{IdempotencyKey: key, Reference: sub.ExternalID, Account: client, Body: body})
-	if f == faultTimeout {
-		hang(r)
-		return
-	}
-	status := http.StatusCreated
-	if dup {
-		status = http.StatusOK
-	}
-	writeJSON(w, status, map[string]any{"id": d.ReceiptID, "duplicate": dup})
+	g.Ledger.acceptJSON(w, r, Delivery{IdempotencyKey: key, Reference: sub.ExternalID, Account: client, Body: body}, f, "id")
 }
 
 func gooderaValidate(id, start, end string) string {

@@ -185,9 +185,8 @@ func (wd *Workday) soap(w http.ResponseWriter, r *http.Request, tenant string) {
 	if key == "" {
 		key = req.Data.ReferenceID
 	}
-	d, dup := wd.Ledger.accept(Delivery{IdempotencyKey: key, Reference: req.Data.ReferenceID, Account: tenant + "/" + env.Header.Security.Token.Username, Body: raw})
-	if f == faultTimeout {
-		hang(r)
+	d, dup, ok := wd.Ledger.acceptOrHang(r, Delivery{IdempotencyKey: key, Reference: req.Data.ReferenceID, Account: tenant + "/" + env.Header.Security.Token.Username, Body: raw}, f)
+	if !ok {
 		return
 	}
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
@@ -258,9 +257,8 @@ func (wd *Workday) rest(w http.ResponseWriter, r *http.Request, tenant string) {
 		jsonError(w, http.StatusUnauthorized, "invalid_token", msg)
 		return
 	}
-	key := r.Header.Get("Idempotency-Key")
+	key := idempotencyKey(w, r)
 	if key == "" {
-		jsonError(w, http.StatusBadRequest, "missing_idempotency_key", "Idempotency-Key header is required")
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
@@ -292,14 +290,5 @@ func (wd *Workday) rest(w http.ResponseWriter, r *http.Request, tenant string) {
 			return
 		}
 	}
-	d, dup := wd.Ledger.accept(Delivery{IdempotencyKey: key, Reference: in.ReferenceID, Account: client, Body: body})
-	if f == faultTimeout {
-		hang(r)
-		return
-	}
-	status := http.StatusCreated
-	if dup {
-		status = http.StatusOK
-	}
-	writeJSON(w, status, map[string]any{"id": d.ReceiptID, "duplicate": dup})
+	wd.Ledger.acceptJSON(w, r, Delivery{IdempotencyKey: key, Reference: in.ReferenceID, Account: client, Body: body}, f, "id")
 }
