@@ -55,18 +55,25 @@ func (w *OpenAI) Write(ctx context.Context, req Request) (Response, error) {
 	if err != nil {
 		return Response{}, &ProviderError{Status: http.StatusBadRequest, Message: err.Error()}
 	}
-	var retryAfter atomic.Int64
-	ctx = context.WithValue(ctx, retryAfterKey{}, &retryAfter)
-	start := time.Now()
-	resp, err := w.client.CreateChatCompletion(ctx, openai.ChatCompletionRequest{
+	return w.complete(ctx, openai.ChatCompletionRequest{
 		Model:       model,
 		MaxTokens:   req.MaxTokens,
 		Temperature: 0.2,
-		Messages: []openai.ChatCompletionMessage{
-			{Role: openai.ChatMessageRoleSystem, Content: system},
-			{Role: openai.ChatMessageRoleUser, Content: user},
-		},
-	})
+	}, system, user, PromptVersion)
+}
+
+// complete sends creq with the system and user messages and returns the answer, its usage
+// and cost, as Write and Classify report them. Errors are *ProviderError (or the context's
+// cancellation); nothing here retries.
+func (w *OpenAI) complete(ctx context.Context, creq openai.ChatCompletionRequest, system, user, promptVersion string) (Response, error) {
+	creq.Messages = []openai.ChatCompletionMessage{
+		{Role: openai.ChatMessageRoleSystem, Content: system},
+		{Role: openai.ChatMessageRoleUser, Content: user},
+	}
+	var retryAfter atomic.Int64
+	ctx = context.WithValue(ctx, retryAfterKey{}, &retryAfter)
+	start := time.Now()
+	resp, err := w.client.CreateChatCompletion(ctx, creq)
 	if err != nil {
 		return Response{}, classify(err, time.Duration(retryAfter.Load()))
 	}
@@ -75,8 +82,8 @@ func (w *OpenAI) Write(ctx context.Context, req Request) (Response, error) {
 	}
 	out := Response{
 		Text:          resp.Choices[0].Message.Content,
-		Model:         model,
-		PromptVersion: PromptVersion,
+		Model:         creq.Model,
+		PromptVersion: promptVersion,
 		TokensIn:      resp.Usage.PromptTokens,
 		TokensOut:     resp.Usage.CompletionTokens,
 		Duration:      time.Since(start),
@@ -84,7 +91,7 @@ func (w *OpenAI) Write(ctx context.Context, req Request) (Response, error) {
 	if resp.Model != "" {
 		out.Model = resp.Model
 	}
-	out.CostMicros = w.prices.CostMicros(model, out.TokensIn, out.TokensOut)
+	out.CostMicros = w.prices.CostMicros(creq.Model, out.TokensIn, out.TokensOut)
 	return out, nil
 }
 
