@@ -3,7 +3,6 @@ package workflows
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -88,11 +87,7 @@ func ClassifyWorkflow(ctx workflow.Context, in ClassifyInput) (ClassifyResult, e
 	}); err != nil {
 		return res, err
 	}
-	dbCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute, ScheduleToCloseTimeout: 10 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
-			NonRetryableErrorTypes: []string{reports.ErrTypeBadConfig}},
-	})
+	dbCtx := dbOptions(ctx, reports.ErrTypeBadConfig)
 	var a *reports.Activities
 	runID := workflow.GetInfo(ctx).WorkflowExecution.RunID
 
@@ -157,16 +152,8 @@ func ClassifyWorkflow(ctx workflow.Context, in ClassifyInput) (ClassifyResult, e
 // exhausted when the budget could not cover the call.
 func classifyBatch(ctx workflow.Context, in ClassifyInput, res *ClassifyResult, runID string, batch int, ids []string, chars int) (int64, bool, error) {
 	var a *reports.Activities
-	llmCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Minute, ScheduleToCloseTimeout: 15 * time.Minute,
-		// 429 and 5xx are retried with backoff (after Retry-After when the provider sent one).
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			MaximumAttempts: 8, NonRetryableErrorTypes: []string{reports.ErrTypeProviderRejected, reports.ErrTypeNoClassifier}},
-	})
-	dbCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute, ScheduleToCloseTimeout: 10 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
-	})
+	llmCtx := llmOptions(ctx, reports.ErrTypeProviderRejected, reports.ErrTypeNoClassifier)
+	dbCtx := dbOptions(ctx)
 	maxTokens := classifyTokensPerSnippet*len(ids) + 100
 	var problems []string
 	for attempt := 1; attempt <= 2; attempt++ {

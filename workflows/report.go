@@ -124,13 +124,7 @@ func ReportWorkflow(ctx workflow.Context, in ReportInput) (ReportResult, error) 
 		return ReportResult{}, err
 	}
 
-	// Postgres steps: a minute each, retried for ten while the database is away.
-	dbCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    time.Minute,
-		ScheduleToCloseTimeout: 10 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
-			NonRetryableErrorTypes: []string{reports.ErrTypeNoEvidence, reports.ErrTypeBadConfig}},
-	})
+	dbCtx := dbOptions(ctx, reports.ErrTypeNoEvidence, reports.ErrTypeBadConfig)
 	var a *reports.Activities
 	r := &report{in: in, progress: progress, known: map[string]bool{}, open: map[string]bool{}, runID: workflow.GetInfo(ctx).WorkflowExecution.RunID}
 
@@ -251,14 +245,7 @@ func (r *report) writeSection(ctx workflow.Context, section string) (reports.Sec
 	var a *reports.Activities
 	out := reports.SectionOutcome{Section: section, Model: in.Model, PromptVersion: llm.PromptVersion, Status: sectionSkipped}
 	budgetCtx, settleCtx := budgetOptions(ctx), settleOptions(ctx)
-	llmCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    2 * time.Minute,
-		ScheduleToCloseTimeout: 15 * time.Minute,
-		// 429 and 5xx are retried with backoff; Write sets NextRetryDelay from the
-		// provider's Retry-After, which overrides the backoff for that attempt.
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			MaximumAttempts: 8, NonRetryableErrorTypes: []string{reports.ErrTypeProviderRejected}},
-	})
+	llmCtx := llmOptions(ctx, reports.ErrTypeProviderRejected)
 
 	req := llm.Request{
 		Section: section, Locale: in.Locale, Model: in.Model, MaxTokens: in.MaxTokens,
@@ -380,23 +367,6 @@ func (r *report) settleReport(ctx workflow.Context) error {
 	return nil
 }
 
-func budgetOptions(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 5 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 1.5, MaximumInterval: 2 * time.Second,
-			NonRetryableErrorTypes: []string{reports.ErrTypeBadConfig}},
-	})
-}
-
-// settleOptions run on a disconnected context: a settle must land even when the report is
-// being canceled.
-func settleOptions(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(newDisconnected(ctx), workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 10 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 1.5, MaximumInterval: 2 * time.Second},
-	})
-}
-
 // releaseOpen gives back reservations whose calls never settled (the report failed or was
 // canceled), on a context that survives the cancellation.
 func (r *report) releaseOpen(ctx workflow.Context) {
@@ -418,11 +388,6 @@ func (r *report) releaseOpen(ctx workflow.Context) {
 			workflow.GetLogger(ctx).Warn("release of a budget reservation failed", "error", err)
 		}
 	}
-}
-
-func newDisconnected(ctx workflow.Context) workflow.Context {
-	d, _ := workflow.NewDisconnectedContext(ctx)
-	return d
 }
 
 // estimateTokens is the prompt's size before it is built: evidence, figures and the
