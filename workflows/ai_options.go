@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/impactflow/impactflow/activities/reports"
+	"github.com/impactflow/impactflow/internal/budget"
 )
 
 // Activity options shared by ReportWorkflow and ClassifyWorkflow.
@@ -39,6 +40,17 @@ func budgetOptions(ctx workflow.Context) workflow.Context {
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 1.5, MaximumInterval: 2 * time.Second,
 			NonRetryableErrorTypes: []string{reports.ErrTypeBadConfig}},
 	})
+}
+
+// reserve holds budget for a call against the tenant's budget workflow; false when the
+// budget cannot cover it.
+func reserve(ctx workflow.Context, in reports.ReserveInput) (bool, error) {
+	var a *reports.Activities
+	var rr budget.ReserveResult
+	if err := workflow.ExecuteActivity(budgetOptions(ctx), a.Reserve, in).Get(ctx, &rr); err != nil {
+		return false, err
+	}
+	return rr.Granted, nil
 }
 
 // settleOptions run on a disconnected context: a settle must land even when the job is

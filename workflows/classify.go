@@ -8,7 +8,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/impactflow/impactflow/activities/reports"
-	"github.com/impactflow/impactflow/internal/budget"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/llm"
 )
@@ -163,14 +162,14 @@ func classifyBatch(ctx workflow.Context, in ClassifyInput, res *ClassifyResult, 
 			for _, p := range problems {
 				est += len(p) + 4
 			}
-			var rr budget.ReserveResult
-			if err := workflow.ExecuteActivity(budgetOptions(ctx), a.Reserve, reports.ReserveInput{
+			granted, err := reserve(ctx, reports.ReserveInput{
 				TenantID: in.TenantID, ReservationID: resID, JobID: in.JobID, Model: in.Model,
 				TokensIn: est/4 + 1, TokensOut: maxTokens,
-			}).Get(ctx, &rr); err != nil {
+			})
+			if err != nil {
 				return 0, false, err
 			}
-			if !rr.Granted {
+			if !granted {
 				return 0, true, nil
 			}
 		}
@@ -207,10 +206,9 @@ func classifyBatch(ctx workflow.Context, in ClassifyInput, res *ClassifyResult, 
 			if len(items) == 0 {
 				return 0, false, nil
 			}
-			var n int64
 			if err := workflow.ExecuteActivity(dbCtx, a.SaveLabels, reports.SaveLabelsInput{
 				TenantID: in.TenantID, JobID: in.JobID, Model: res.Model, At: workflow.Now(ctx), Items: items,
-			}).Get(ctx, &n); err != nil {
+			}).Get(ctx, nil); err != nil {
 				return 0, false, err
 			}
 			return int64(len(items)), false, nil

@@ -11,7 +11,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/impactflow/impactflow/activities/reports"
-	"github.com/impactflow/impactflow/internal/budget"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/llm"
 )
@@ -244,7 +243,7 @@ func (r *report) writeSection(ctx workflow.Context, section string) (reports.Sec
 	in := r.in
 	var a *reports.Activities
 	out := reports.SectionOutcome{Section: section, Model: in.Model, PromptVersion: llm.PromptVersion, Status: sectionSkipped}
-	budgetCtx, settleCtx := budgetOptions(ctx), settleOptions(ctx)
+	settleCtx := settleOptions(ctx)
 	llmCtx := llmOptions(ctx, reports.ErrTypeProviderRejected)
 
 	req := llm.Request{
@@ -262,14 +261,14 @@ func (r *report) writeSection(ctx workflow.Context, section string) (reports.Sec
 		reask := !in.Offline && attempt > 1
 		if reask {
 			r.progress.Sections[section] = sectionReserving
-			var rr budget.ReserveResult
-			if err := workflow.ExecuteActivity(budgetCtx, a.Reserve, reports.ReserveInput{
+			granted, err := reserve(ctx, reports.ReserveInput{
 				TenantID: in.TenantID, ReservationID: resID, JobID: in.JobID, Model: in.Model,
 				TokensIn: estimateTokens(req), TokensOut: in.MaxTokens,
-			}).Get(ctx, &rr); err != nil {
+			})
+			if err != nil {
 				return out, err
 			}
-			if !rr.Granted {
+			if !granted {
 				r.exhausted = true
 				r.progress.Sections[section] = sectionSkipped
 				return out, nil
@@ -328,17 +327,16 @@ func (r *report) writeSection(ctx workflow.Context, section string) (reports.Sec
 // budget workflow, which handles its updates one at a time, to two updates per report.
 func (r *report) reserveReport(ctx workflow.Context) error {
 	in := r.in
-	var a *reports.Activities
 	id := fmt.Sprintf("%s/%.8s/report", in.JobID, r.runID)
-	var rr budget.ReserveResult
-	if err := workflow.ExecuteActivity(budgetOptions(ctx), a.Reserve, reports.ReserveInput{
+	granted, err := reserve(ctx, reports.ReserveInput{
 		TenantID: in.TenantID, ReservationID: id, JobID: in.JobID, Model: in.Model,
 		TokensIn: estimateTokens(llm.Request{Metrics: r.redacted.Metrics, Snippets: r.redacted.Snippets}), TokensOut: in.MaxTokens,
 		Calls: len(in.Sections),
-	}).Get(ctx, &rr); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	if !rr.Granted {
+	if !granted {
 		r.exhausted = true
 		for _, s := range in.Sections {
 			r.progress.Sections[s] = sectionSkipped
