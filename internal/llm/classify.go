@@ -182,16 +182,12 @@ func ClassifyMessages(req ClassifyRequest) (system, user string) {
 // as it came; CheckClassification decides whether it can be used. Errors are
 // *ProviderError, as for Write.
 func (w *OpenAI) Classify(ctx context.Context, req ClassifyRequest) (ClassifyResponse, error) {
-	model := req.Model
-	if model == "" {
-		model = w.model
-	}
 	if len(req.Snippets) == 0 {
 		return ClassifyResponse{}, &ProviderError{Status: http.StatusBadRequest, Message: "no snippets to classify"}
 	}
 	system, user := ClassifyMessages(req)
 	resp, err := w.complete(ctx, openai.ChatCompletionRequest{
-		Model:          model,
+		Model:          req.Model,
 		MaxTokens:      req.MaxTokens,
 		Temperature:    0,
 		ResponseFormat: &openai.ChatCompletionResponseFormat{Type: openai.ChatCompletionResponseFormatTypeJSONObject},

@@ -47,16 +47,12 @@ func (w *OpenAI) Offline() bool { return false }
 // Write asks the model for one section. Errors are *ProviderError, whose Retryable says
 // whether a later attempt can succeed; nothing here retries.
 func (w *OpenAI) Write(ctx context.Context, req Request) (Response, error) {
-	model := req.Model
-	if model == "" {
-		model = w.model
-	}
 	system, user, err := Messages(req)
 	if err != nil {
 		return Response{}, &ProviderError{Status: http.StatusBadRequest, Message: err.Error()}
 	}
 	return w.complete(ctx, openai.ChatCompletionRequest{
-		Model:       model,
+		Model:       req.Model,
 		MaxTokens:   req.MaxTokens,
 		Temperature: 0.2,
 	}, system, user, PromptVersion)
@@ -64,8 +60,11 @@ func (w *OpenAI) Write(ctx context.Context, req Request) (Response, error) {
 
 // complete sends creq with the system and user messages and returns the answer, its usage
 // and cost, as Write and Classify report them. Errors are *ProviderError (or the context's
-// cancellation); nothing here retries.
+// cancellation); nothing here retries. An empty model is the writer's own.
 func (w *OpenAI) complete(ctx context.Context, creq openai.ChatCompletionRequest, system, user, promptVersion string) (Response, error) {
+	if creq.Model == "" {
+		creq.Model = w.model
+	}
 	creq.Messages = []openai.ChatCompletionMessage{
 		{Role: openai.ChatMessageRoleSystem, Content: system},
 		{Role: openai.ChatMessageRoleUser, Content: user},
