@@ -3,13 +3,11 @@ package workflows
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/impactflow/impactflow/activities/reports"
-	"github.com/impactflow/impactflow/internal/budget"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/llm"
 )
@@ -88,11 +86,7 @@ func ClassifyWorkflow(ctx workflow.Context, in ClassifyInput) (ClassifyResult, e
 	}); err != nil {
 		return res, err
 	}
-	dbCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute, ScheduleToCloseTimeout: 10 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
-			NonRetryableErrorTypes: []string{reports.ErrTypeBadConfig}},
-	})
+	dbCtx := dbOptions(ctx, reports.ErrTypeBadConfig)
 	var a *reports.Activities
 	runID := workflow.GetInfo(ctx).WorkflowExecution.RunID
 
@@ -157,16 +151,8 @@ func ClassifyWorkflow(ctx workflow.Context, in ClassifyInput) (ClassifyResult, e
 // exhausted when the budget could not cover the call.
 func classifyBatch(ctx workflow.Context, in ClassifyInput, res *ClassifyResult, runID string, batch int, ids []string, chars int) (int64, bool, error) {
 	var a *reports.Activities
-	llmCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Minute, ScheduleToCloseTimeout: 15 * time.Minute,
-		// 429 and 5xx are retried with backoff (after Retry-After when the provider sent one).
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			MaximumAttempts: 8, NonRetryableErrorTypes: []string{reports.ErrTypeProviderRejected, reports.ErrTypeNoClassifier}},
-	})
-	dbCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute, ScheduleToCloseTimeout: 10 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
-	})
+	llmCtx := llmOptions(ctx, reports.ErrTypeProviderRejected, reports.ErrTypeNoClassifier)
+	dbCtx := dbOptions(ctx)
 	maxTokens := classifyTokensPerSnippet*len(ids) + 100
 	var problems []string
 	for attempt := 1; attempt <= 2; attempt++ {
@@ -176,14 +162,14 @@ func classifyBatch(ctx workflow.Context, in ClassifyInput, res *ClassifyResult, 
 			for _, p := range problems {
 				est += len(p) + 4
 			}
-			var rr budget.ReserveResult
-			if err := workflow.ExecuteActivity(budgetOptions(ctx), a.Reserve, reports.ReserveInput{
+			granted, err := reserve(ctx, reports.ReserveInput{
 				TenantID: in.TenantID, ReservationID: resID, JobID: in.JobID, Model: in.Model,
 				TokensIn: est/4 + 1, TokensOut: maxTokens,
-			}).Get(ctx, &rr); err != nil {
+			})
+			if err != nil {
 				return 0, false, err
 			}
-			if !rr.Granted {
+			if !granted {
 				return 0, true, nil
 			}
 		}
@@ -220,10 +206,9 @@ func classifyBatch(ctx workflow.Context, in ClassifyInput, res *ClassifyResult, 
 			if len(items) == 0 {
 				return 0, false, nil
 			}
-			var n int64
 			if err := workflow.ExecuteActivity(dbCtx, a.SaveLabels, reports.SaveLabelsInput{
 				TenantID: in.TenantID, JobID: in.JobID, Model: res.Model, At: workflow.Now(ctx), Items: items,
-			}).Get(ctx, &n); err != nil {
+			}).Get(ctx, nil); err != nil {
 				return 0, false, err
 			}
 			return int64(len(items)), false, nil

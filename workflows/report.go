@@ -11,7 +11,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/impactflow/impactflow/activities/reports"
-	"github.com/impactflow/impactflow/internal/budget"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/llm"
 )
@@ -124,13 +123,7 @@ func ReportWorkflow(ctx workflow.Context, in ReportInput) (ReportResult, error) 
 		return ReportResult{}, err
 	}
 
-	// Postgres steps: a minute each, retried for ten while the database is away.
-	dbCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    time.Minute,
-		ScheduleToCloseTimeout: 10 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
-			NonRetryableErrorTypes: []string{reports.ErrTypeNoEvidence, reports.ErrTypeBadConfig}},
-	})
+	dbCtx := dbOptions(ctx, reports.ErrTypeNoEvidence, reports.ErrTypeBadConfig)
 	var a *reports.Activities
 	r := &report{in: in, progress: progress, known: map[string]bool{}, open: map[string]bool{}, runID: workflow.GetInfo(ctx).WorkflowExecution.RunID}
 
@@ -250,15 +243,8 @@ func (r *report) writeSection(ctx workflow.Context, section string) (reports.Sec
 	in := r.in
 	var a *reports.Activities
 	out := reports.SectionOutcome{Section: section, Model: in.Model, PromptVersion: llm.PromptVersion, Status: sectionSkipped}
-	budgetCtx, settleCtx := budgetOptions(ctx), settleOptions(ctx)
-	llmCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    2 * time.Minute,
-		ScheduleToCloseTimeout: 15 * time.Minute,
-		// 429 and 5xx are retried with backoff; Write sets NextRetryDelay from the
-		// provider's Retry-After, which overrides the backoff for that attempt.
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			MaximumAttempts: 8, NonRetryableErrorTypes: []string{reports.ErrTypeProviderRejected}},
-	})
+	settleCtx := settleOptions(ctx)
+	llmCtx := llmOptions(ctx, reports.ErrTypeProviderRejected)
 
 	req := llm.Request{
 		Section: section, Locale: in.Locale, Model: in.Model, MaxTokens: in.MaxTokens,
@@ -275,14 +261,14 @@ func (r *report) writeSection(ctx workflow.Context, section string) (reports.Sec
 		reask := !in.Offline && attempt > 1
 		if reask {
 			r.progress.Sections[section] = sectionReserving
-			var rr budget.ReserveResult
-			if err := workflow.ExecuteActivity(budgetCtx, a.Reserve, reports.ReserveInput{
+			granted, err := reserve(ctx, reports.ReserveInput{
 				TenantID: in.TenantID, ReservationID: resID, JobID: in.JobID, Model: in.Model,
 				TokensIn: estimateTokens(req), TokensOut: in.MaxTokens,
-			}).Get(ctx, &rr); err != nil {
+			})
+			if err != nil {
 				return out, err
 			}
-			if !rr.Granted {
+			if !granted {
 				r.exhausted = true
 				r.progress.Sections[section] = sectionSkipped
 				return out, nil
@@ -341,17 +327,16 @@ func (r *report) writeSection(ctx workflow.Context, section string) (reports.Sec
 // budget workflow, which handles its updates one at a time, to two updates per report.
 func (r *report) reserveReport(ctx workflow.Context) error {
 	in := r.in
-	var a *reports.Activities
 	id := fmt.Sprintf("%s/%.8s/report", in.JobID, r.runID)
-	var rr budget.ReserveResult
-	if err := workflow.ExecuteActivity(budgetOptions(ctx), a.Reserve, reports.ReserveInput{
+	granted, err := reserve(ctx, reports.ReserveInput{
 		TenantID: in.TenantID, ReservationID: id, JobID: in.JobID, Model: in.Model,
 		TokensIn: estimateTokens(llm.Request{Metrics: r.redacted.Metrics, Snippets: r.redacted.Snippets}), TokensOut: in.MaxTokens,
 		Calls: len(in.Sections),
-	}).Get(ctx, &rr); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	if !rr.Granted {
+	if !granted {
 		r.exhausted = true
 		for _, s := range in.Sections {
 			r.progress.Sections[s] = sectionSkipped
@@ -380,23 +365,6 @@ func (r *report) settleReport(ctx workflow.Context) error {
 	return nil
 }
 
-func budgetOptions(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 5 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 1.5, MaximumInterval: 2 * time.Second,
-			NonRetryableErrorTypes: []string{reports.ErrTypeBadConfig}},
-	})
-}
-
-// settleOptions run on a disconnected context: a settle must land even when the report is
-// being canceled.
-func settleOptions(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(newDisconnected(ctx), workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 10 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 1.5, MaximumInterval: 2 * time.Second},
-	})
-}
-
 // releaseOpen gives back reservations whose calls never settled (the report failed or was
 // canceled), on a context that survives the cancellation.
 func (r *report) releaseOpen(ctx workflow.Context) {
@@ -418,11 +386,6 @@ func (r *report) releaseOpen(ctx workflow.Context) {
 			workflow.GetLogger(ctx).Warn("release of a budget reservation failed", "error", err)
 		}
 	}
-}
-
-func newDisconnected(ctx workflow.Context) workflow.Context {
-	d, _ := workflow.NewDisconnectedContext(ctx)
-	return d
 }
 
 // estimateTokens is the prompt's size before it is built: evidence, figures and the

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	openai "github.com/sashabaranov/go-openai"
@@ -183,42 +182,17 @@ func ClassifyMessages(req ClassifyRequest) (system, user string) {
 // as it came; CheckClassification decides whether it can be used. Errors are
 // *ProviderError, as for Write.
 func (w *OpenAI) Classify(ctx context.Context, req ClassifyRequest) (ClassifyResponse, error) {
-	model := req.Model
-	if model == "" {
-		model = w.model
-	}
 	if len(req.Snippets) == 0 {
 		return ClassifyResponse{}, &ProviderError{Status: http.StatusBadRequest, Message: "no snippets to classify"}
 	}
 	system, user := ClassifyMessages(req)
-	var retryAfter atomic.Int64
-	ctx = context.WithValue(ctx, retryAfterKey{}, &retryAfter)
-	start := time.Now()
-	resp, err := w.client.CreateChatCompletion(ctx, openai.ChatCompletionRequest{
-		Model:          model,
+	resp, err := w.complete(ctx, openai.ChatCompletionRequest{
+		Model:          req.Model,
 		MaxTokens:      req.MaxTokens,
 		Temperature:    0,
 		ResponseFormat: &openai.ChatCompletionResponseFormat{Type: openai.ChatCompletionResponseFormatTypeJSONObject},
-		Messages: []openai.ChatCompletionMessage{
-			{Role: openai.ChatMessageRoleSystem, Content: system},
-			{Role: openai.ChatMessageRoleUser, Content: user},
-		},
-	})
-	if err != nil {
-		return ClassifyResponse{}, classify(err, time.Duration(retryAfter.Load()))
-	}
-	if len(resp.Choices) == 0 {
-		return ClassifyResponse{}, &ProviderError{Status: http.StatusBadGateway, Message: "the model returned no choices"}
-	}
-	out := ClassifyResponse{
-		Text: resp.Choices[0].Message.Content, Model: model, PromptVersion: ClassifyPromptVersion,
-		TokensIn: resp.Usage.PromptTokens, TokensOut: resp.Usage.CompletionTokens, Duration: time.Since(start),
-	}
-	if resp.Model != "" {
-		out.Model = resp.Model
-	}
-	out.CostMicros = w.prices.CostMicros(model, out.TokensIn, out.TokensOut)
-	return out, nil
+	}, system, user, ClassifyPromptVersion)
+	return ClassifyResponse(resp), err
 }
 
 // OfflineClassifierModel is the model name the offline classifier records on the snippets

@@ -47,26 +47,32 @@ func (w *OpenAI) Offline() bool { return false }
 // Write asks the model for one section. Errors are *ProviderError, whose Retryable says
 // whether a later attempt can succeed; nothing here retries.
 func (w *OpenAI) Write(ctx context.Context, req Request) (Response, error) {
-	model := req.Model
-	if model == "" {
-		model = w.model
-	}
 	system, user, err := Messages(req)
 	if err != nil {
 		return Response{}, &ProviderError{Status: http.StatusBadRequest, Message: err.Error()}
 	}
+	return w.complete(ctx, openai.ChatCompletionRequest{
+		Model:       req.Model,
+		MaxTokens:   req.MaxTokens,
+		Temperature: 0.2,
+	}, system, user, PromptVersion)
+}
+
+// complete sends creq with the system and user messages and returns the answer, its usage
+// and cost, as Write and Classify report them. Errors are *ProviderError (or the context's
+// cancellation); nothing here retries. An empty model is the writer's own.
+func (w *OpenAI) complete(ctx context.Context, creq openai.ChatCompletionRequest, system, user, promptVersion string) (Response, error) {
+	if creq.Model == "" {
+		creq.Model = w.model
+	}
+	creq.Messages = []openai.ChatCompletionMessage{
+		{Role: openai.ChatMessageRoleSystem, Content: system},
+		{Role: openai.ChatMessageRoleUser, Content: user},
+	}
 	var retryAfter atomic.Int64
 	ctx = context.WithValue(ctx, retryAfterKey{}, &retryAfter)
 	start := time.Now()
-	resp, err := w.client.CreateChatCompletion(ctx, openai.ChatCompletionRequest{
-		Model:       model,
-		MaxTokens:   req.MaxTokens,
-		Temperature: 0.2,
-		Messages: []openai.ChatCompletionMessage{
-			{Role: openai.ChatMessageRoleSystem, Content: system},
-			{Role: openai.ChatMessageRoleUser, Content: user},
-		},
-	})
+	resp, err := w.client.CreateChatCompletion(ctx, creq)
 	if err != nil {
 		return Response{}, classify(err, time.Duration(retryAfter.Load()))
 	}
@@ -75,8 +81,8 @@ func (w *OpenAI) Write(ctx context.Context, req Request) (Response, error) {
 	}
 	out := Response{
 		Text:          resp.Choices[0].Message.Content,
-		Model:         model,
-		PromptVersion: PromptVersion,
+		Model:         creq.Model,
+		PromptVersion: promptVersion,
 		TokensIn:      resp.Usage.PromptTokens,
 		TokensOut:     resp.Usage.CompletionTokens,
 		Duration:      time.Since(start),
@@ -84,7 +90,7 @@ func (w *OpenAI) Write(ctx context.Context, req Request) (Response, error) {
 	if resp.Model != "" {
 		out.Model = resp.Model
 	}
-	out.CostMicros = w.prices.CostMicros(model, out.TokensIn, out.TokensOut)
+	out.CostMicros = w.prices.CostMicros(creq.Model, out.TokensIn, out.TokensOut)
 	return out, nil
 }
 
