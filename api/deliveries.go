@@ -148,7 +148,7 @@ func (s *Server) createDelivery(c *gin.Context) {
 
 // listDeliveries pages the delivery log from Postgres.
 func (s *Server) listDeliveries(c *gin.Context) {
-	f := store.DeliveryFilter{Partner: c.Query("partner"), Status: c.Query("status"), Limit: defaultPageSize, Cursor: c.Query("cursor")}
+	f := store.DeliveryFilter{Partner: c.Query("partner"), Status: c.Query("status"), Cursor: c.Query("cursor")}
 	if f.Partner != "" && !connectors.Partner(f.Partner).Valid() {
 		s.fail(c, badRequest("partner", "partner must be benevity, goodera or workday"))
 		return
@@ -166,13 +166,9 @@ func (s *Server) listDeliveries(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if ps := c.Query("page_size"); ps != "" {
-		n, err := strconv.Atoi(ps)
-		if err != nil || n < 1 || n > maxPageSize {
-			s.fail(c, badRequest("page_size", "page_size must be between 1 and %d", maxPageSize))
-			return
-		}
-		f.Limit = n
+	if f.Limit, err = pageSize(c); err != nil {
+		s.fail(c, err)
+		return
 	}
 	page, err := s.store.ListDeliveries(c.Request.Context(), mustPrincipal(c).TenantID, f)
 	if errors.Is(err, store.ErrBadCursor) {
