@@ -235,8 +235,7 @@ func (s *Server) getDelivery(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	v := deliveryView{Delivery: d, Runs: []runView{}, AttemptsSeen: []attemptView{}, Note: attemptLogNote, Links: jobs.Links{
-		Self: "/v1/jobs/" + id, History: "/v1/jobs/" + id + "/history", Cancel: "/v1/jobs/" + id + "/cancel", Reset: "/v1/jobs/" + id + "/reset"}}
+	v := deliveryView{Delivery: d, Runs: []runView{}, AttemptsSeen: []attemptView{}, Note: attemptLogNote, Links: jobs.LinksFor(id)}
 	runs, err := s.deliveryRuns(ctx, id)
 	if err != nil {
 		s.fail(c, err)
