@@ -40,7 +40,7 @@ const (
 func (s *Server) putPartner(c *gin.Context) {
 	p := connectors.Partner(c.Param("partner"))
 	if !p.Valid() {
-		s.fail(c, badRequest("partner", "partner must be benevity, goodera or workday"))
+		s.fail(c, errBadPartner())
 		return
 	}
 	var creds connectors.Credentials
@@ -70,6 +70,10 @@ func (s *Server) putPartner(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"partner": p, "configured": true, "key_id": sealed.KeyID, "fields_set": setFields(creds)})
 }
 
+func errBadPartner() *apiError {
+	return badRequest("partner", "partner must be benevity, goodera or workday")
+}
+
 func setFields(c connectors.Credentials) []string {
 	var out []string
 	for _, f := range [][2]string{{"account_id", c.AccountID}, {"signing_secret", c.SigningSecret},
@@ -97,7 +101,7 @@ func (s *Server) createDelivery(c *gin.Context) {
 	}
 	p := connectors.Partner(req.Partner)
 	if !p.Valid() {
-		s.fail(c, badRequest("partner", "partner must be benevity, goodera or workday"))
+		s.fail(c, errBadPartner())
 		return
 	}
 	start, err := time.Parse(time.DateOnly, req.PeriodStart)
@@ -150,7 +154,7 @@ func (s *Server) createDelivery(c *gin.Context) {
 func (s *Server) listDeliveries(c *gin.Context) {
 	f := store.DeliveryFilter{Partner: c.Query("partner"), Status: c.Query("status"), Cursor: c.Query("cursor")}
 	if f.Partner != "" && !connectors.Partner(f.Partner).Valid() {
-		s.fail(c, badRequest("partner", "partner must be benevity, goodera or workday"))
+		s.fail(c, errBadPartner())
 		return
 	}
 	if f.Status != "" && !slices.Contains([]string{store.DeliveryPending, store.DeliveryInProgress, store.DeliveryDelivered, store.DeliveryFailed}, f.Status) {
@@ -445,7 +449,7 @@ func (s *Server) retryAllFailed(c *gin.Context) {
 		}
 	}
 	if req.Partner != "" && !connectors.Partner(req.Partner).Valid() {
-		s.fail(c, badRequest("partner", "partner must be benevity, goodera or workday"))
+		s.fail(c, errBadPartner())
 		return
 	}
 	p := mustPrincipal(c)
