@@ -560,16 +560,9 @@ func TestAnalyticsWithRedisDown(t *testing.T) {
 	}))
 	defer srv.Close()
 	for range 3 { // over the budget of 1, were Redis up
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/analytics/trends?metric=sessions&granularity=week", nil)
-		req.Header.Set("Authorization", "Bearer "+env.keys["acme/viewer"])
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Cache") != "miss" {
-			t.Fatalf("with Redis down: %d %s (X-Cache %q)", resp.StatusCode, body, resp.Header.Get("X-Cache"))
+		r := callAt(t, srv.URL, http.MethodGet, "/v1/analytics/trends?metric=sessions&granularity=week", env.keys["acme/viewer"], "", nil)
+		if r.Status != http.StatusOK || r.Header.Get("X-Cache") != "miss" {
+			t.Fatalf("with Redis down: %d %s (X-Cache %q)", r.Status, r.Raw, r.Header.Get("X-Cache"))
 		}
 	}
 }
@@ -589,16 +582,9 @@ func TestAnalyticsClickHouseDownIs503(t *testing.T) {
 	}))
 	defer srv.Close()
 	for _, path := range []string{"/v1/analytics/trends?metric=sessions", "/v1/analytics/sync"} {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
-		req.Header.Set("Authorization", "Bearer "+env.keys["acme/viewer"])
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"dependency":"clickhouse"`) {
-			t.Errorf("%s with ClickHouse down: %d %s", path, resp.StatusCode, body)
+		r := callAt(t, srv.URL, http.MethodGet, path, env.keys["acme/viewer"], "", nil)
+		if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Raw), `"dependency":"clickhouse"`) {
+			t.Errorf("%s with ClickHouse down: %d %s", path, r.Status, r.Raw)
 		}
 	}
 }

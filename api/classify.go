@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -49,20 +48,10 @@ func (s *Server) classifyEvidence(c *gin.Context) {
 		s.fail(c, badRequest("batch_size", "batch_size must be between 1 and %d (0 or absent: 20)", maxClassifyBatch))
 		return
 	}
-	if len(in.Programs) > 0 {
-		known, err := s.store.ProgramIDs(ctx, tenant)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		for _, p := range in.Programs {
-			if _, ok := known[p]; !ok {
-				s.fail(c, badRequest("programs", "program %q does not exist", p))
-				return
-			}
-		}
-	} else {
-		in.Programs = []string{}
+	var err error
+	if in.Programs, err = s.knownPrograms(ctx, tenant, in.Programs); err != nil {
+		s.fail(c, err)
+		return
 	}
 	switch {
 	case in.Offline:
@@ -79,11 +68,7 @@ func (s *Server) classifyEvidence(c *gin.Context) {
 			batch = 20
 		}
 		if err := s.checkBudget(ctx, tenant, workflows.ReportInput{Model: in.Model, MaxTokens: classifyBatchTurns * batch}); err != nil {
-			var ae *apiError
-			if errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests {
-				c.Header("Retry-After", strconv.Itoa(ae.Details.(map[string]any)["retry_after_seconds"].(int)))
-			}
-			s.fail(c, err)
+			s.failBudget(c, err)
 			return
 		}
 	}

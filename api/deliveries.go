@@ -40,7 +40,7 @@ const (
 func (s *Server) putPartner(c *gin.Context) {
 	p := connectors.Partner(c.Param("partner"))
 	if !p.Valid() {
-		s.fail(c, badRequest("partner", "partner must be benevity, goodera or workday"))
+		s.fail(c, errBadPartner())
 		return
 	}
 	var creds connectors.Credentials
@@ -70,6 +70,10 @@ func (s *Server) putPartner(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"partner": p, "configured": true, "key_id": sealed.KeyID, "fields_set": setFields(creds)})
 }
 
+func errBadPartner() *apiError {
+	return badRequest("partner", "partner must be benevity, goodera or workday")
+}
+
 func setFields(c connectors.Credentials) []string {
 	var out []string
 	for _, f := range [][2]string{{"account_id", c.AccountID}, {"signing_secret", c.SigningSecret},
@@ -97,7 +101,7 @@ func (s *Server) createDelivery(c *gin.Context) {
 	}
 	p := connectors.Partner(req.Partner)
 	if !p.Valid() {
-		s.fail(c, badRequest("partner", "partner must be benevity, goodera or workday"))
+		s.fail(c, errBadPartner())
 		return
 	}
 	start, err := time.Parse(time.DateOnly, req.PeriodStart)
@@ -148,9 +152,9 @@ func (s *Server) createDelivery(c *gin.Context) {
 
 // listDeliveries pages the delivery log from Postgres.
 func (s *Server) listDeliveries(c *gin.Context) {
-	f := store.DeliveryFilter{Partner: c.Query("partner"), Status: c.Query("status"), Limit: defaultPageSize, Cursor: c.Query("cursor")}
+	f := store.DeliveryFilter{Partner: c.Query("partner"), Status: c.Query("status"), Cursor: c.Query("cursor")}
 	if f.Partner != "" && !connectors.Partner(f.Partner).Valid() {
-		s.fail(c, badRequest("partner", "partner must be benevity, goodera or workday"))
+		s.fail(c, errBadPartner())
 		return
 	}
 	if f.Status != "" && !slices.Contains([]string{store.DeliveryPending, store.DeliveryInProgress, store.DeliveryDelivered, store.DeliveryFailed}, f.Status) {
@@ -166,13 +170,9 @@ func (s *Server) listDeliveries(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if ps := c.Query("page_size"); ps != "" {
-		n, err := strconv.Atoi(ps)
-		if err != nil || n < 1 || n > maxPageSize {
-			s.fail(c, badRequest("page_size", "page_size must be between 1 and %d", maxPageSize))
-			return
-		}
-		f.Limit = n
+	if f.Limit, err = pageSize(c); err != nil {
+		s.fail(c, err)
+		return
 	}
 	page, err := s.store.ListDeliveries(c.Request.Context(), mustPrincipal(c).TenantID, f)
 	if errors.Is(err, store.ErrBadCursor) {
@@ -239,8 +239,7 @@ func (s *Server) getDelivery(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	v := deliveryView{Delivery: d, Runs: []runView{}, AttemptsSeen: []attemptView{}, Note: attemptLogNote, Links: jobs.Links{
-		Self: "/v1/jobs/" + id, History: "/v1/jobs/" + id + "/history", Cancel: "/v1/jobs/" + id + "/cancel", Reset: "/v1/jobs/" + id + "/reset"}}
+	v := deliveryView{Delivery: d, Runs: []runView{}, AttemptsSeen: []attemptView{}, Note: attemptLogNote, Links: jobs.LinksFor(id)}
 	runs, err := s.deliveryRuns(ctx, id)
 	if err != nil {
 		s.fail(c, err)
@@ -450,7 +449,7 @@ func (s *Server) retryAllFailed(c *gin.Context) {
 		}
 	}
 	if req.Partner != "" && !connectors.Partner(req.Partner).Valid() {
-		s.fail(c, badRequest("partner", "partner must be benevity, goodera or workday"))
+		s.fail(c, errBadPartner())
 		return
 	}
 	p := mustPrincipal(c)

@@ -212,7 +212,13 @@ func (r response) errorField() string {
 
 func call(t *testing.T, method, path, key, contentType string, body io.Reader, headers ...string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, env.api.URL+path, body)
+	return callAt(t, env.api.URL, method, path, key, contentType, body, headers...)
+}
+
+// callAt is call against another API server (one built with a dependency down).
+func callAt(t *testing.T, base, method, path, key, contentType string, body io.Reader, headers ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}

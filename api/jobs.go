@@ -42,7 +42,7 @@ func (s *Server) getJob(c *gin.Context) {
 }
 
 func (s *Server) listJobs(c *gin.Context) {
-	f := jobs.Filter{Kind: jobs.Kind(c.Query("kind")), Status: jobs.Status(c.Query("status")), PageToken: c.Query("page_token"), PageSize: defaultPageSize}
+	f := jobs.Filter{Kind: jobs.Kind(c.Query("kind")), Status: jobs.Status(c.Query("status")), PageToken: c.Query("page_token")}
 	if f.Kind != "" && !f.Kind.Valid() {
 		s.fail(c, badRequest("kind", "kind must be one of %s", joinKinds()))
 		return
@@ -51,13 +51,10 @@ func (s *Server) listJobs(c *gin.Context) {
 		s.fail(c, badRequest("status", "status must be one of queued, running, completed, failed, canceled, timed_out"))
 		return
 	}
-	if ps := c.Query("page_size"); ps != "" {
-		n, err := strconv.Atoi(ps)
-		if err != nil || n < 1 || n > maxPageSize {
-			s.fail(c, badRequest("page_size", "page_size must be between 1 and %d", maxPageSize))
-			return
-		}
-		f.PageSize = n
+	var err error
+	if f.PageSize, err = pageSize(c); err != nil {
+		s.fail(c, err)
+		return
 	}
 	page, err := s.jobs.List(c.Request.Context(), mustPrincipal(c).TenantID, f)
 	if err != nil {
@@ -131,6 +128,19 @@ func (s *Server) resetJob(c *gin.Context) {
 func accepted(c *gin.Context, job jobs.Job) {
 	c.Header("Location", job.Links.Self)
 	c.JSON(http.StatusAccepted, job)
+}
+
+// pageSize reads ?page_size=, defaultPageSize when absent.
+func pageSize(c *gin.Context) (int, error) {
+	ps := c.Query("page_size")
+	if ps == "" {
+		return defaultPageSize, nil
+	}
+	n, err := strconv.Atoi(ps)
+	if err != nil || n < 1 || n > maxPageSize {
+		return 0, badRequest("page_size", "page_size must be between 1 and %d", maxPageSize)
+	}
+	return n, nil
 }
 
 func validStatus(st jobs.Status) bool {

@@ -298,7 +298,7 @@ type notificationPage struct {
 
 func (s *Server) notifyHistory(c *gin.Context) {
 	f := store.NotificationFilter{Channel: c.Query("channel"), Status: c.Query("status"), Template: c.Query("template"),
-		Recipient: c.Query("recipient"), Limit: 20}
+		Recipient: c.Query("recipient")}
 	if f.Channel != "" && !slices.Contains(channels, f.Channel) {
 		s.fail(c, badRequest("channel", "channel must be one of email, sms, push"))
 		return
@@ -316,13 +316,10 @@ func (s *Server) notifyHistory(c *gin.Context) {
 			*p.into = t
 		}
 	}
-	if ps := c.Query("page_size"); ps != "" {
-		n, err := strconv.Atoi(ps)
-		if err != nil || n < 1 || n > 100 {
-			s.fail(c, badRequest("page_size", "page_size must be between 1 and 100"))
-			return
-		}
-		f.Limit = n
+	var err error
+	if f.Limit, err = pageSize(c); err != nil {
+		s.fail(c, err)
+		return
 	}
 	if tok := c.Query("page_token"); tok != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(tok)

@@ -709,17 +709,9 @@ func TestRedisDownSendIs503(t *testing.T) {
 	}))
 	defer srv.Close()
 	b, _ := json.Marshal(welcome("redis-down@example.com"))
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/notifications/send", bytes.NewReader(b))
-	req.Header.Set("Authorization", "Bearer "+env.keys["acme/operator"])
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(raw), `"redis"`) {
-		t.Fatalf("send with Redis down: %d %s", resp.StatusCode, raw)
+	r := callAt(t, srv.URL, http.MethodPost, "/v1/notifications/send", env.keys["acme/operator"], "application/json", bytes.NewReader(b))
+	if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Raw), `"redis"`) {
+		t.Fatalf("send with Redis down: %d %s", r.Status, r.Raw)
 	}
 	h := getJSON(t, "/v1/notifications/history?recipient=redis-down@example.com", env.keys["acme/viewer"])
 	if n := len(list(h.Body["notifications"])); n != 0 {

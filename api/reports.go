@@ -81,11 +81,7 @@ func (s *Server) generateReport(c *gin.Context) {
 	}
 	if !in.Offline {
 		if err := s.checkBudget(ctx, tenant, in); err != nil {
-			var ae *apiError
-			if errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests {
-				c.Header("Retry-After", strconv.Itoa(ae.Details.(map[string]any)["retry_after_seconds"].(int)))
-			}
-			s.fail(c, err)
+			s.failBudget(c, err)
 			return
 		}
 	}
@@ -152,18 +148,8 @@ func (s *Server) reportInput(ctx context.Context, tenant string, req generateReq
 	if !slices.Contains(llm.Locales, in.Locale) {
 		return in, badRequest("locale", "locale must be one of %s", strings.Join(llm.Locales, ", "))
 	}
-	if len(in.Programs) > 0 {
-		known, err := s.store.ProgramIDs(ctx, tenant)
-		if err != nil {
-			return in, err
-		}
-		for _, p := range in.Programs {
-			if _, ok := known[p]; !ok {
-				return in, badRequest("programs", "program %q does not exist", p)
-			}
-		}
-	} else {
-		in.Programs = []string{}
+	if in.Programs, err = s.knownPrograms(ctx, tenant, in.Programs); err != nil {
+		return in, err
 	}
 	switch {
 	case in.Offline:
@@ -180,6 +166,33 @@ func (s *Server) reportInput(ctx context.Context, tenant string, req generateReq
 		return in, badRequest("max_tokens", "max_tokens must be between 64 and 8192")
 	}
 	return in, nil
+}
+
+// knownPrograms checks that each program exists for the tenant; none is an empty list
+// (every program).
+func (s *Server) knownPrograms(ctx context.Context, tenant string, programs []string) ([]string, error) {
+	if len(programs) == 0 {
+		return []string{}, nil
+	}
+	known, err := s.store.ProgramIDs(ctx, tenant)
+	if err != nil {
+		return programs, err
+	}
+	for _, p := range programs {
+		if _, ok := known[p]; !ok {
+			return programs, badRequest("programs", "program %q does not exist", p)
+		}
+	}
+	return programs, nil
+}
+
+// failBudget answers checkBudget's error; its 429 carries Retry-After.
+func (s *Server) failBudget(c *gin.Context, err error) {
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests {
+		c.Header("Retry-After", strconv.Itoa(ae.Details.(map[string]any)["retry_after_seconds"].(int)))
+	}
+	s.fail(c, err)
 }
 
 // preferWait reads RFC 7240's `Prefer: wait=N`.

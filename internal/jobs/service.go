@@ -57,7 +57,8 @@ type Links struct {
 	Reset   string `json:"reset"`
 }
 
-func linksFor(id string) Links {
+// LinksFor is where the job resource with this ID and its actions live in the API.
+func LinksFor(id string) Links {
 	self := "/v1/jobs/" + id
 	return Links{Self: self, History: self + "/history", Cancel: self + "/cancel", Reset: self + "/reset"}
 }
@@ -155,7 +156,7 @@ func (s *Service) Start(ctx context.Context, tenantID, id string, opts StartOpti
 		return Job{}, fmt.Errorf("start %s job: %w", kind, err)
 	}
 	now := time.Now().UTC()
-	return Job{ID: id, Kind: kind, Status: StatusQueued, CreatedAt: now, RunID: run.GetRunID(), Links: linksFor(id)}, nil
+	return Job{ID: id, Kind: kind, Status: StatusQueued, CreatedAt: now, RunID: run.GetRunID(), Links: LinksFor(id)}, nil
 }
 
 // Get returns the tenant's job, served from a cache at most a second old.
@@ -247,7 +248,7 @@ func (s *Service) fromInfo(info *workflowpb.WorkflowExecutionInfo) Job {
 		Status:    statusOf(info),
 		CreatedAt: info.GetStartTime().AsTime().UTC(),
 		RunID:     info.GetExecution().GetRunId(),
-		Links:     linksFor(id),
+		Links:     LinksFor(id),
 	}
 	if ct := info.GetCloseTime(); ct != nil && ct.IsValid() && !ct.AsTime().IsZero() {
 		t := ct.AsTime().UTC()
