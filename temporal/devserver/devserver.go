@@ -37,8 +37,12 @@ const (
 	localIP = "127.0.0.1"
 	// clusterName names the single cluster; it is persisted, so it must never change.
 	clusterName = "active"
-	// dbFileName is the SQLite file inside Options.DataDir.
+	// dbFileName is the SQLite file inside Options.DataDir: namespaces, histories, tasks.
 	dbFileName = "temporal.db"
+	// visibilityFileName holds visibility (what List and Count read) in a file of its own.
+	visibilityFileName = "temporal-visibility.db"
+	// visibilityStore names the visibility data store in the server config.
+	visibilityStore = "sqlite-visibility"
 	// defaultNamespace and defaultRetention apply when Options leaves them empty.
 	defaultNamespace = "default"
 	defaultRetention = 24 * time.Hour
@@ -57,6 +61,10 @@ type Options struct {
 	Namespace    string        // created if missing, with Retention; "" = "default"
 	Retention    time.Duration // 0 = 24h
 	Logger       *slog.Logger  // server logs at warn level and above go here; nil = slog.Default()
+
+	// singleFile keeps visibility in the main file, as data directories made before the
+	// split have it; tests use it to make such a directory.
+	singleFile bool
 }
 
 // Server is a running Temporal server, and the UI when asked for, inside this process.
@@ -117,7 +125,13 @@ func start(ctx context.Context, opts Options, dc dynamicconfig.StaticClient) (*S
 	if err != nil {
 		return nil, err
 	}
-	conf, hosts, err := serverConfig(frontendIP, frontendPort, frontendAddr, sqlCfg)
+	visCfg := sqlCfg
+	if !opts.singleFile {
+		if visCfg, err = prepareVisibility(opts, sqlCfg); err != nil {
+			return nil, err
+		}
+	}
+	conf, hosts, err := serverConfig(frontendIP, frontendPort, frontendAddr, sqlCfg, visCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -305,14 +319,17 @@ func serverConfig(
 	frontendIP string,
 	frontendPort int,
 	frontendAddr string,
-	sqlCfg *config.SQL,
+	sqlCfg, visCfg *config.SQL,
 ) (*config.Config, map[primitives.ServiceName]static.Hosts, error) {
 	conf := &config.Config{}
 	conf.Global.Membership.BroadcastAddress = localIP
 	conf.Persistence.DefaultStore = sqliteplugin.PluginName
-	conf.Persistence.VisibilityStore = sqliteplugin.PluginName
+	conf.Persistence.VisibilityStore = visibilityStore
 	conf.Persistence.NumHistoryShards = 1
-	conf.Persistence.DataStores = map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg}}
+	conf.Persistence.DataStores = map[string]config.DataStore{
+		sqliteplugin.PluginName: {SQL: sqlCfg},
+		visibilityStore:         {SQL: visCfg},
+	}
 	conf.ClusterMetadata = &cluster.Config{
 		EnableGlobalNamespace:    false,
 		FailoverVersionIncrement: 10,
@@ -375,6 +392,12 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// Return the first workflow task inline with StartWorkflowExecution when the starter
 		// asks for it, skipping the trip through matching.
 		dynamicconfig.EnableEagerWorkflowStart.Key(): true,
+		// Likewise hand an activity scheduled on the workflow's own task queue back to the
+		// worker that completed the workflow task, in the same response. The SDK asks for it
+		// only when the worker has a free activity slot, and never on a queue with a rate
+		// limit (TaskQueueActivitiesPerSecond: the partner queues), which the server could
+		// not enforce for eager activities.
+		dynamicconfig.EnableActivityEagerExecution.Key(): true,
 
 		// Workflow updates (including waiting only for "accepted") are used by the API; the
 		// defaults are on in v1.32.1 but are pinned so a server upgrade cannot turn them off.

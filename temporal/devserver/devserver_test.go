@@ -3,6 +3,7 @@ package devserver
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -432,5 +433,81 @@ func BenchmarkSingleWorkflow(b *testing.B) {
 			b.ReportMetric(ms(took[len(took)*99/100]), "p99-ms")
 			b.ReportMetric(ms(took[len(took)-1]), "max-ms")
 		})
+	}
+}
+
+// TestVisibilityMovesToItsOwnFile: a data directory from before visibility had a file of its
+// own keeps listing its workflows after the upgrade, and the new file has the trimmed indexes.
+func TestVisibilityMovesToItsOwnFile(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{DataDir: dir, FrontendAddr: "127.0.0.1:0", Namespace: "visibility-test", Logger: testLogger(t), singleFile: true}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	s := startServer(t, opts)
+	c := dial(t, s, opts.Namespace)
+	w := startWorker(t, c)
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "old-layout-greet", TaskQueue: testTaskQueue}, greetWorkflow, "old")
+	if err != nil {
+		t.Fatalf("start workflow: %v", err)
+	}
+	if err := run.Get(ctx, nil); err != nil {
+		t.Fatalf("workflow: %v", err)
+	}
+	query := "WorkflowId = 'old-layout-greet' AND ExecutionStatus = 'Completed'"
+	if n := listed(ctx, t, c, query); n != 1 {
+		t.Fatalf("before the move: %d listed, want 1", n)
+	}
+	w.Stop()
+	c.Close()
+	stopServer(t, s)
+	if _, err := os.Stat(filepath.Join(dir, visibilityFileName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the old layout has a visibility file: %v", err)
+	}
+
+	opts.singleFile = false
+	s = startServer(t, opts)
+	defer stopServer(t, s)
+	c = dial(t, s, opts.Namespace)
+	defer c.Close()
+	if n := listed(ctx, t, c, query); n != 1 {
+		t.Errorf("after the move: %d listed, want 1", n)
+	}
+
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, visibilityFileName)+"?mode=ro")
+	if err != nil {
+		t.Fatalf("open visibility file: %v", err)
+	}
+	defer func() { _ = db.Close() }()
+	var rows, dropped, kept int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM executions_visibility").Scan(&rows); err != nil || rows == 0 {
+		t.Errorf("visibility rows in the new file = %d, %v; want > 0", rows, err)
+	}
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'by_bool_01'").Scan(&dropped); err != nil || dropped != 0 {
+		t.Errorf("by_bool_01 still there (%d, %v)", dropped, err)
+	}
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'by_keyword_01'").Scan(&kept); err != nil || kept != 1 {
+		t.Errorf("by_keyword_01 missing (%d, %v)", kept, err)
+	}
+}
+
+// listed counts the workflows a visibility query finds, waiting for the visibility write
+// that follows a close (it is asynchronous).
+func listed(ctx context.Context, t *testing.T, c client.Client, query string) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+		if err != nil {
+			t.Fatalf("list %q: %v", query, err)
+		}
+		if n := len(resp.GetExecutions()); n > 0 || time.Now().After(deadline) {
+			return n
+		}
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-time.After(50 * time.Millisecond): // poll with a deadline
+		}
 	}
 }
