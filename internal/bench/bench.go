@@ -203,6 +203,51 @@ func runClients(ctx context.Context, name string, clients int, d time.Duration, 
 	return rec.phase(name, clients, time.Since(start))
 }
 
+// runPaced offers rate operations per second for d, open loop: operation i is due at
+// start + i/rate whether or not earlier ones have returned, and clients goroutines serve
+// the due operations in order. Latency runs from when an operation was due, so time spent
+// waiting for a free client counts (a closed loop, where a slow answer delays the next
+// request, would hide it). A closed loop of N clients measures queueing instead: its mean
+// latency is N divided by the throughput, whatever the service time, so a latency target
+// "at N clients" is measured here, at a stated offered rate.
+func runPaced(ctx context.Context, name string, clients int, rate float64, d time.Duration, op func(ctx context.Context, ticket int) error) phase {
+	var rec recorder
+	n := int(rate * d.Seconds())
+	if rate <= 0 || n <= 0 {
+		return rec.phase(name, clients, 0)
+	}
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	due := make(chan int, n)
+	for i := range n {
+		due <- i
+	}
+	close(due)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for t := range due {
+				at := start.Add(time.Duration(t) * interval)
+				// Pacing the offered load, not waiting for async work.
+				if wait := time.Until(at); wait > 0 {
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(wait):
+					}
+				}
+				err := op(ctx, t)
+				if err != nil && ctx.Err() != nil {
+					return
+				}
+				rec.observe(time.Since(at), err)
+			}
+		})
+	}
+	wg.Wait()
+	return rec.phase(name, clients, time.Since(start))
+}
+
 // summary describes a set of latencies exactly.
 type summary struct {
 	n                  int

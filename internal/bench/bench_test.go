@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -397,5 +398,33 @@ func TestWaitJob(t *testing.T) {
 	}
 	if _, err := a.getJob(context.Background(), "import-1", 0); err == nil || !strings.Contains(err.Error(), "400 bad: unexpected request") {
 		t.Errorf("getJob without wait = %v, want the 400", err)
+	}
+}
+
+// TestRunPacedCountsQueueing: an open-loop phase runs every due operation once, and when
+// the clients cannot keep up, the wait for a free client is part of the latency.
+func TestRunPacedCountsQueueing(t *testing.T) {
+	var seen sync.Map
+	p := runPaced(context.Background(), "fast", 4, 200, 100*time.Millisecond, func(_ context.Context, ticket int) error {
+		if _, dup := seen.LoadOrStore(ticket, true); dup {
+			t.Errorf("ticket %d served twice", ticket)
+		}
+		return nil
+	})
+	if p.count() != 20 || p.errors != 0 {
+		t.Fatalf("fast phase: %d ops, %d errors; want 20, 0", p.count(), p.errors)
+	}
+
+	// One client, 10 operations due 10 ms apart, each taking 40 ms: the last is due at 90 ms
+	// and starts at about 360 ms.
+	p = runPaced(context.Background(), "slow", 1, 100, 100*time.Millisecond, func(context.Context, int) error {
+		time.Sleep(40 * time.Millisecond) // the operation's own service time
+		return nil
+	})
+	if p.count() != 10 {
+		t.Fatalf("slow phase: %d ops, want 10", p.count())
+	}
+	if p.latency.max < 250*time.Millisecond {
+		t.Fatalf("slow phase max latency %s: the wait for the busy client was not counted", p.latency.max)
 	}
 }

@@ -155,9 +155,24 @@ func runReport(ctx context.Context, o Options, r *report) error {
 		reportBurst, func(ctx context.Context, _ int) error { return a.reportEndToEnd(ctx) }))
 	sb.SetLatency(0)
 
-	r.progress("POST report, %d clients for %s", reportStartClient, o.Duration)
 	var mu sync.Mutex
 	var started []string
+	// The latency target is read open loop (see runPaced), before the closed loop below adds
+	// its backlog: 100 clients offering reports as fast as the platform completes them end to
+	// end (at least the throughput target).
+	offered := max(targetReportsPerSecond, tput.rate())
+	r.progress("POST report, %d clients offering %.0f/s for %s, open loop", reportStartClient, offered, o.Duration)
+	paced := r.add(runPaced(ctx, fmt.Sprintf("POST report, %d clients, %.0f/s offered", reportStartClient, offered), reportStartClient, offered, o.Duration,
+		func(ctx context.Context, _ int) error {
+			j, _, err := a.postReport(ctx, 0)
+			if err == nil {
+				mu.Lock()
+				started = append(started, j.ID)
+				mu.Unlock()
+			}
+			return err
+		}))
+	r.progress("POST report, %d clients for %s", reportStartClient, o.Duration)
 	starts := r.add(runClients(ctx, fmt.Sprintf("POST report, %d clients", reportStartClient), reportStartClient, o.Duration, 0,
 		func(ctx context.Context, _ int) error {
 			j, _, err := a.postReport(ctx, 0)
@@ -184,8 +199,10 @@ func runReport(ctx context.Context, o Options, r *report) error {
 		"%.1f/s, %d errors", tput.rate(), tput.errors)
 	r.check(fmt.Sprintf("%d reports at once, %s per call, all done within %s", reportBurst, reportSlowLatency, targetReportBurst),
 		burst.errors == 0 && burst.count() == reportBurst && burst.elapsed <= targetReportBurst, "%d done in %.2f s, %d errors", burst.count(), burst.elapsed.Seconds(), burst.errors)
-	r.check(fmt.Sprintf("POST report p99 < %d ms at %d clients", targetReportStartP99.Milliseconds(), reportStartClient),
-		starts.latency.p99 < targetReportStartP99 && starts.errors == 0, "p99 %s ms, %d errors", millis(starts.latency.p99), starts.errors)
+	r.fact("closed loop", "%d clients each POSTing again as soon as answered: %.0f starts/s, p99 %s ms, which is queueing (%d clients / %.0f/s = %.0f ms mean)",
+		reportStartClient, starts.rate(), millis(starts.latency.p99), reportStartClient, starts.rate(), 1000*float64(reportStartClient)/max(starts.rate(), 1))
+	r.check(fmt.Sprintf("POST report p99 < %d ms at %d clients offering %.0f/s", targetReportStartP99.Milliseconds(), reportStartClient, offered),
+		paced.latency.n > 0 && paced.latency.p99 < targetReportStartP99 && paced.errors == 0, "p99 %s ms, %d errors", millis(paced.latency.p99), paced.errors)
 	r.check("every started report completes", done.errors == 0 && done.count() == len(started), "%d of %d", done.count(), len(started))
 	return nil
 }
