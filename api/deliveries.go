@@ -141,7 +141,8 @@ func (s *Server) createDelivery(c *gin.Context) {
 		Workflow:  workflows.DeliveryWorkflow,
 		Input: workflows.DeliveryInput{DeliveryID: id, TenantID: tenant, Partner: string(p),
 			Period: deliveries.Period{Start: start, End: end}, AttemptTimeout: s.deliveryAttemptTimeout,
-			RetryMaxInterval: s.deliveryRetryMax},
+			RetryMaxInterval: s.deliveryRetryMax, StatusAtStart: true},
+		SearchAttributes: workflows.DeliveryStartAttributes(string(p)),
 	})
 	if err != nil {
 		s.fail(c, err)

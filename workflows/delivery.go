@@ -26,6 +26,19 @@ type DeliveryInput struct {
 	Budget time.Duration `json:"budget"`
 	// RetryMaxInterval caps the backoff between send attempts; 0 means 10 minutes.
 	RetryMaxInterval time.Duration `json:"retry_max_interval,omitempty"`
+	// StatusAtStart says the starter set Partner and DeliveryStatus=in_progress with the
+	// start, so the workflow does not upsert them first. Like NotificationInput.Version it
+	// lives in the input rather than behind workflow.GetVersion, which would cost a marker
+	// and a TemporalChangeVersion upsert: one visibility write more to save one.
+	StatusAtStart bool `json:"status_at_start,omitempty"`
+}
+
+// DeliveryStartAttributes are the search attributes a delivery starts with when its input
+// has StatusAtStart.
+func DeliveryStartAttributes(partner string) []temporal.SearchAttributeUpdate {
+	return []temporal.SearchAttributeUpdate{
+		itemporal.SearchAttrPartner.ValueSet(partner), itemporal.SearchAttrDeliveryStatus.ValueSet(store.DeliveryInProgress),
+	}
 }
 
 // DeliveryResult is the partner's receipt.
@@ -97,8 +110,10 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryResult, e
 		return workflow.UpsertTypedSearchAttributes(ctx,
 			itemporal.SearchAttrPartner.ValueSet(in.Partner), itemporal.SearchAttrDeliveryStatus.ValueSet(status))
 	}
-	if err := setStatus(store.DeliveryInProgress); err != nil {
-		return DeliveryResult{}, err
+	if !in.StatusAtStart {
+		if err := setStatus(store.DeliveryInProgress); err != nil {
+			return DeliveryResult{}, err
+		}
 	}
 
 	var a *deliveries.Activities

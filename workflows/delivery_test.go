@@ -26,11 +26,12 @@ func deliveryEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *deliveries.
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
-	lastStatus = ""
+	lastStatus, statusUpserts = "", nil
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		sa := args.Get(0).(temporal.SearchAttributes)
 		if st, ok := sa.GetKeyword(deliveryStatusKey()); ok {
 			lastStatus = st
+			statusUpserts = append(statusUpserts, st)
 		}
 	}).Return(nil)
 	var a *deliveries.Activities
@@ -159,8 +160,12 @@ func TestReplayBatchWorkflowBoundsConcurrency(t *testing.T) {
 	}
 }
 
-// lastStatus is the last DeliveryStatus the workflow under test upserted.
-var lastStatus string
+// lastStatus is the last DeliveryStatus the workflow under test upserted, statusUpserts all
+// of them in order.
+var (
+	lastStatus    string
+	statusUpserts []string
+)
 
 func deliveryStatusKey() temporal.SearchAttributeKeyKeyword {
 	return temporal.NewSearchAttributeKeyKeyword("DeliveryStatus")
@@ -176,5 +181,27 @@ func TestDeliveryWorkflowCanceledStillRecordsTheOutcome(t *testing.T) {
 	}
 	if len(*outcomes) != 1 || (*outcomes)[0].Status != store.DeliveryFailed {
 		t.Fatalf("outcomes = %+v", *outcomes)
+	}
+}
+
+// TestDeliveryStatusAtStartUpsertsOnlyTheOutcome: when the starter set the status with the
+// start, the workflow's one search-attribute upsert is the outcome.
+func TestDeliveryStatusAtStartUpsertsOnlyTheOutcome(t *testing.T) {
+	for _, atStart := range []bool{false, true} {
+		env, a, _ := deliveryEnv(t)
+		env.OnActivity(a.Send, mock.Anything, mock.Anything).Return(deliveries.SendResult{ReceiptID: "rcpt_1", HTTPStatus: 201, Attempt: 1}, nil)
+		in := deliveryInput()
+		in.StatusAtStart = atStart
+		env.ExecuteWorkflow(DeliveryWorkflow, in)
+		if err := env.GetWorkflowError(); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{store.DeliveryInProgress, store.DeliveryDelivered}
+		if atStart {
+			want = want[1:]
+		}
+		if strings.Join(statusUpserts, ",") != strings.Join(want, ",") {
+			t.Errorf("StatusAtStart=%v: upserts %v, want %v", atStart, statusUpserts, want)
+		}
 	}
 }

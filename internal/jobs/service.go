@@ -124,6 +124,8 @@ type StartOptions struct {
 	TaskQueue string
 	Workflow  any // the workflow function
 	Input     any
+	// SearchAttributes are set with the start besides TenantId and JobKind.
+	SearchAttributes []sdktemporal.SearchAttributeUpdate
 }
 
 // Start starts the job's workflow, or finds it when a job with this ID exists (a retried
@@ -140,10 +142,10 @@ func (s *Service) Start(ctx context.Context, tenantID, id string, opts StartOpti
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes: sdktemporal.NewSearchAttributes(
+		TypedSearchAttributes: sdktemporal.NewSearchAttributes(append([]sdktemporal.SearchAttributeUpdate{
 			temporal.SearchAttrTenantID.ValueSet(tenantID),
 			temporal.SearchAttrJobKind.ValueSet(string(kind)),
-		),
+		}, opts.SearchAttributes...)...),
 		// With the worker in the same process (dev mode), the first workflow task goes
 		// straight to it instead of through matching.
 		EnableEagerStart: true,
