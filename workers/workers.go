@@ -204,7 +204,7 @@ func deliveryWorkers(d Deps) []worker.Worker {
 			WorkerStopTimeout: stopTimeout,
 			// Sends wait on the network, not the CPU.
 			MaxConcurrentActivityExecutionSize: 200,
-			MaxConcurrentActivityTaskPollers:   8,
+			MaxConcurrentActivityTaskPollers:   32,
 		}
 		if p == connectors.Goodera {
 			opts.TaskQueueActivitiesPerSecond = GooderaRate(dd.GooderaLimit, dd.GooderaWindow)
