@@ -283,7 +283,9 @@ func TestReportWorkflowRunsShortStepsLocallyAndSettlesBesidePersisting(t *testin
 	f := newReportFixture(t)
 	f.grant(100)
 	f.env.OnActivity(f.a.Write, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in reports.WriteInput) (llm.Response, error) { return cited(in.Request.Section), nil })
+		func(_ context.Context, in reports.WriteInput) (llm.Response, error) {
+			return cited(in.Request.Section), nil
+		})
 	persisting := make(chan struct{})
 	f.beforePersist = func() { close(persisting) }
 	f.beforeSettle = func() error {
@@ -325,7 +327,9 @@ func TestReportWorkflowBeforeLocalStepsRunsEveryStepAsAnActivity(t *testing.T) {
 	f.grant(100)
 	f.env.OnGetVersion(reportLocalSteps, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	f.env.OnActivity(f.a.Write, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in reports.WriteInput) (llm.Response, error) { return cited(in.Request.Section), nil })
+		func(_ context.Context, in reports.WriteInput) (llm.Response, error) {
+			return cited(in.Request.Section), nil
+		})
 	var local, regular []string
 	f.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
 		local = append(local, info.ActivityType.Name)
