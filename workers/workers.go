@@ -152,9 +152,17 @@ func reportsWorker(d Deps) worker.Worker {
 		d.Metrics = metrics.New()
 	}
 	rep := worker.New(d.Client, temporal.TaskQueueReports, worker.Options{
-		MaxConcurrentActivityExecutionSize: 200,
-		MaxConcurrentWorkflowTaskPollers:   8,
-		WorkerStopTimeout:                  stopTimeout,
+		// A burst of 100 three-section reports is 300 LLM calls at once, each mostly
+		// waiting on the provider: the slots must not be what queues them.
+		MaxConcurrentActivityExecutionSize: 512,
+		// One poller takes one task per round trip; 300 calls arriving together need
+		// more than the default two to be picked up in well under a call's time.
+		MaxConcurrentActivityTaskPollers: 16,
+		MaxConcurrentWorkflowTaskPollers: 8,
+		// A report's short steps are local activities (reportLocalSteps): a burst runs a
+		// few per report at once, most of them waiting on Postgres or the budget workflow.
+		MaxConcurrentLocalActivityExecutionSize: 512,
+		WorkerStopTimeout:                       stopTimeout,
 	})
 	rep.RegisterWorkflow(workflows.ReportWorkflow)
 	rep.RegisterWorkflowWithOptions(workflows.BudgetWorkflow, workflow.RegisterOptions{Name: budget.WorkflowType})
