@@ -484,7 +484,7 @@ func (a *Activities) updateBudget(ctx context.Context, tenantID string, limit in
 	if errors.As(err, &notFound) {
 		start := a.Client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 			ID:                       budget.WorkflowID(tenantID),
-			TaskQueue:                itemporal.TaskQueueReports,
+			TaskQueue:                itemporal.TaskQueueBudget,
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 			TypedSearchAttributes: temporal.NewSearchAttributes(
 				itemporal.SearchAttrTenantID.ValueSet(tenantID),
