@@ -152,7 +152,8 @@ func TestReportEndToEnd(t *testing.T) {
 	if !strings.Contains(string(hist.Raw), "ProviderUnavailable") {
 		t.Errorf("the history should show the provider's 429/500 attempts: %s", hist.Raw)
 	}
-	recordHistory(t, id, "report")
+	// report.json is the history from before report-local-steps; this one has local activities.
+	recordHistory(t, id, "report_local")
 	if h := historyPayloads(t, id); !strings.Contains(h, "[PERSON_1]") || strings.Contains(h, "López") || strings.Contains(h, "ana.lopez") || strings.Contains(h, "Kwame") {
 		t.Errorf("the workflow history must hold redacted text only")
 	}
@@ -274,6 +275,10 @@ func historyPayloads(t *testing.T, id string) string {
 		add(ev.GetActivityTaskScheduledEventAttributes().GetInput())
 		add(ev.GetActivityTaskCompletedEventAttributes().GetResult())
 		add(ev.GetWorkflowExecutionCompletedEventAttributes().GetResult())
+		// Local activities' arguments and results are recorded in markers.
+		for _, p := range ev.GetMarkerRecordedEventAttributes().GetDetails() {
+			add(p)
+		}
 	}
 	return b.String()
 }

@@ -13,8 +13,13 @@ import (
 const (
 	// TaskQueueImports runs ImportWorkflow and its activities.
 	TaskQueueImports = "impactflow-imports"
-	// TaskQueueReports runs ReportWorkflow, the per-tenant AI budget workflow and their activities.
+	// TaskQueueReports runs ReportWorkflow, ClassifyWorkflow and their activities (and the
+	// budget workflows started before TaskQueueBudget).
 	TaskQueueReports = "impactflow-reports"
+	// TaskQueueBudget runs the per-tenant AI budget workflows: every report waits on its
+	// tenant's for a reservation and a settle, so its workflow tasks must not queue behind
+	// a burst of report workflow tasks.
+	TaskQueueBudget = "impactflow-budget"
 	// TaskQueueDeliveries runs DeliveryWorkflow, the replay batch workflow and the
 	// partner-independent delivery activities; sends run on each partner's own queue.
 	TaskQueueDeliveries = "impactflow-deliveries"

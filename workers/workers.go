@@ -100,7 +100,7 @@ func Start(d Deps) (*Workers, error) {
 	imp.RegisterActivity(&imports.Activities{Store: d.Store})
 	w.all = append(w.all, imp)
 
-	w.all = append(w.all, reportsWorker(d))
+	w.all = append(w.all, reportsWorkers(d)...)
 	w.all = append(w.all, deliveryWorkers(d)...)
 	if n := d.Notifications; n != nil {
 		nw := worker.New(d.Client, temporal.TaskQueueNotifications, worker.Options{
@@ -139,9 +139,10 @@ func Start(d Deps) (*Workers, error) {
 	return w, nil
 }
 
-// reportsWorker runs report jobs and the per-tenant budget workflows. Its activities wait
-// on an LLM most of the time, so many run at once; what bounds spending is the budget.
-func reportsWorker(d Deps) worker.Worker {
+// reportsWorkers run report jobs and the per-tenant budget workflows, each on its own
+// queue. Report activities wait on an LLM most of the time, so many run at once; what
+// bounds spending is the budget.
+func reportsWorkers(d Deps) []worker.Worker {
 	if d.Writer == nil {
 		d.Writer = llm.Offline{}
 	}
@@ -151,20 +152,39 @@ func reportsWorker(d Deps) worker.Worker {
 	if d.Metrics == nil {
 		d.Metrics = metrics.New()
 	}
+	acts := &reports.Activities{
+		Store: d.Store, Client: d.Client, Writer: d.Writer, Prices: d.Prices, Metrics: d.Metrics.AI(),
+		DefaultLimitMicros: d.AIBudgetMicros, Names: d.RedactionNames, Aggressive: d.RedactionAggressive, Logger: d.Logger,
+	}
 	rep := worker.New(d.Client, temporal.TaskQueueReports, worker.Options{
-		MaxConcurrentActivityExecutionSize: 200,
-		MaxConcurrentWorkflowTaskPollers:   8,
-		WorkerStopTimeout:                  stopTimeout,
+		// A burst of 100 three-section reports is 300 LLM calls at once, each mostly
+		// waiting on the provider: the slots must not be what queues them.
+		MaxConcurrentActivityExecutionSize: 512,
+		// One poller takes one task per round trip; 300 calls arriving together need
+		// more than the default two to be picked up in well under a call's time.
+		MaxConcurrentActivityTaskPollers: 16,
+		MaxConcurrentWorkflowTaskPollers: 8,
+		// A report's short steps are local activities (reportLocalSteps): a burst runs a
+		// few per report at once, most of them waiting on Postgres or the budget workflow.
+		MaxConcurrentLocalActivityExecutionSize: 512,
+		WorkerStopTimeout:                       stopTimeout,
 	})
 	rep.RegisterWorkflow(workflows.ReportWorkflow)
+	// Budget workflows started before TaskQueueBudget run here until they end.
 	rep.RegisterWorkflowWithOptions(workflows.BudgetWorkflow, workflow.RegisterOptions{Name: budget.WorkflowType})
 	// Evidence classification (issue 3): the same activities and budget as reports.
 	rep.RegisterWorkflow(workflows.ClassifyWorkflow)
-	rep.RegisterActivity(&reports.Activities{
-		Store: d.Store, Client: d.Client, Writer: d.Writer, Prices: d.Prices, Metrics: d.Metrics.AI(),
-		DefaultLimitMicros: d.AIBudgetMicros, Names: d.RedactionNames, Aggressive: d.RedactionAggressive, Logger: d.Logger,
+	rep.RegisterActivity(acts)
+
+	// One tenant's budget workflow takes a batch of calls per workflow task; a few pollers
+	// are plenty, and being alone on the queue is what keeps its tasks prompt.
+	bud := worker.New(d.Client, temporal.TaskQueueBudget, worker.Options{
+		MaxConcurrentWorkflowTaskPollers: 4,
+		WorkerStopTimeout:                stopTimeout,
 	})
-	return rep
+	bud.RegisterWorkflowWithOptions(workflows.BudgetWorkflow, workflow.RegisterOptions{Name: budget.WorkflowType})
+	bud.RegisterActivity(acts.EmitBudgetAlert)
+	return []worker.Worker{rep, bud}
 }
 
 // Stop drains the workers: no new tasks, running activities get stopTimeout to finish.

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -51,28 +52,30 @@ func BudgetWorkflow(ctx workflow.Context, in budget.Input) error {
 		}
 	}
 
+	reserve := func(req budget.ReserveRequest, now time.Time) (budget.Decision, error) {
+		if err := l.Configure(req.LimitMicros, req.Timezone); err != nil {
+			return "", temporal.NewNonRetryableApplicationError(err.Error(), reports.ErrTypeBadConfig, err)
+		}
+		d, err := l.Reserve(req.ID, req.JobID, req.Model, req.Micros, now)
+		if err != nil {
+			return "", temporal.NewNonRetryableApplicationError(err.Error(), reports.ErrTypeBadConfig, err)
+		}
+		if d == budget.Exhausted && l.MarkExhausted() {
+			alert([]int{100})
+		}
+		return d, nil
+	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, budget.UpdateReserve,
 		func(ctx workflow.Context, req budget.ReserveRequest) (budget.ReserveResult, error) {
 			updates++
 			now := workflow.Now(ctx)
-			if err := l.Configure(req.LimitMicros, req.Timezone); err != nil {
-				return budget.ReserveResult{}, temporal.NewNonRetryableApplicationError(err.Error(), reports.ErrTypeBadConfig, err)
-			}
-			d, err := l.Reserve(req.ID, req.JobID, req.Model, req.Micros, now)
+			d, err := reserve(req, now)
 			if err != nil {
-				return budget.ReserveResult{}, temporal.NewNonRetryableApplicationError(err.Error(), reports.ErrTypeBadConfig, err)
-			}
-			if d == budget.Exhausted && l.MarkExhausted() {
-				alert([]int{100})
+				return budget.ReserveResult{}, err
 			}
 			return budget.ReserveResult{Granted: d == budget.Granted, Decision: d, Status: l.Status(now)}, nil
 		},
-		workflow.UpdateHandlerOptions{Validator: func(req budget.ReserveRequest) error {
-			if req.ID == "" || req.Micros < 0 {
-				return temporal.NewNonRetryableApplicationError("a reservation needs an ID and a non-negative amount", "BadReservation", nil)
-			}
-			return nil
-		}},
+		workflow.UpdateHandlerOptions{Validator: validReservation},
 	); err != nil {
 		return err
 	}
@@ -87,6 +90,57 @@ func BudgetWorkflow(ctx workflow.Context, in budget.Input) error {
 			alert(newAlerts)
 			return budget.SettleResult{Known: known, NewAlerts: newAlerts, Status: l.Status(now)}, nil
 		},
+	); err != nil {
+		return err
+	}
+	// A batch is the updates above, in order, for a burst of calls. Its items fail one by
+	// one; the batch itself only when it is empty. A batch may arrive twice (sent again
+	// after its answer was lost, with a new update ID), so its settles count once
+	// (SettleOnce); reserving and releasing the same ID again are harmless already.
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, budget.UpdateBatch,
+		func(ctx workflow.Context, req budget.BatchRequest) (budget.BatchResult, error) {
+			updates += len(req.Items)
+			now := workflow.Now(ctx)
+			res := budget.BatchResult{Items: make([]budget.BatchItemResult, len(req.Items))}
+			for i, it := range req.Items {
+				out := &res.Items[i]
+				var err error
+				switch {
+				case it.Reserve != nil:
+					var d budget.Decision
+					if err = validReservation(*it.Reserve); err == nil {
+						if d, err = reserve(*it.Reserve, now); err == nil {
+							out.Reserve = &budget.ReserveResult{Granted: d == budget.Granted, Decision: d}
+						}
+					}
+				case it.Settle != nil:
+					var newAlerts []int
+					var known bool
+					if newAlerts, known, _, err = l.SettleOnce(it.Settle.ID, it.Settle.ActualMicros, now); err == nil {
+						alert(newAlerts)
+						out.Settle = &budget.SettleResult{Known: known, NewAlerts: newAlerts}
+					} else {
+						err = temporal.NewNonRetryableApplicationError(err.Error(), reports.ErrTypeBadConfig, err)
+					}
+				case it.Release != nil:
+					l.Release(it.Release.ID)
+				default:
+					err = temporal.NewNonRetryableApplicationError("a batch item needs a reserve, settle or release", errTypeBadReservation, nil)
+				}
+				var app *temporal.ApplicationError
+				if errors.As(err, &app) {
+					out.Error, out.ErrorType = app.Error(), app.Type()
+				}
+			}
+			res.Status = l.Status(now)
+			return res, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(req budget.BatchRequest) error {
+			if len(req.Items) == 0 {
+				return temporal.NewNonRetryableApplicationError("an empty batch", errTypeBadReservation, nil)
+			}
+			return nil
+		}},
 	); err != nil {
 		return err
 	}
@@ -139,4 +193,13 @@ func BudgetWorkflow(ctx workflow.Context, in budget.Input) error {
 			})
 		}
 	}
+}
+
+const errTypeBadReservation = "BadReservation"
+
+func validReservation(req budget.ReserveRequest) error {
+	if req.ID == "" || req.Micros < 0 {
+		return temporal.NewNonRetryableApplicationError("a reservation needs an ID and a non-negative amount", errTypeBadReservation, nil)
+	}
+	return nil
 }

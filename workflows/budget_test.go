@@ -114,3 +114,43 @@ func TestBudgetWorkflowContinuesAsNewWithItsLedger(t *testing.T) {
 		t.Fatalf("want continue-as-new after 3 updates, got %v", err)
 	}
 }
+
+func TestBudgetWorkflowBatchAppliesEachCallInOrderAndSettlesOnce(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	var a *reports.Activities
+	env.RegisterActivity(a)
+	env.OnActivity(a.EmitBudgetAlert, mock.Anything, mock.Anything).Return(nil)
+	reserve := func(id string, micros int64) budget.BatchItem {
+		return budget.BatchItem{Reserve: &budget.ReserveRequest{ID: id, JobID: "report-1", Model: "m", Micros: micros, LimitMicros: 1000, Timezone: "UTC"}}
+	}
+	settle := func(id string, micros int64) budget.BatchItem {
+		return budget.BatchItem{Settle: &budget.SettleRequest{ID: id, ActualMicros: micros}}
+	}
+	var first, again budget.BatchResult
+	env.RegisterDelayedCallback(func() {
+		update(t, env, budget.UpdateBatch, "b1", budget.BatchRequest{Items: []budget.BatchItem{
+			reserve("r1", 600), reserve("r2", 500), reserve("", 1), settle("r1", 550),
+			{Release: &budget.ReleaseRequest{ID: "r2"}}, {},
+		}}, func(r budget.BatchResult) { first = r })
+	}, time.Second)
+	env.RegisterDelayedCallback(func() {
+		// The same settle again, as when a batch is resent after its answer was lost.
+		update(t, env, budget.UpdateBatch, "b2", budget.BatchRequest{Items: []budget.BatchItem{settle("r1", 550), reserve("r3", 450)}},
+			func(r budget.BatchResult) { again = r })
+	}, 2*time.Second)
+	env.RegisterDelayedCallback(env.CancelWorkflow, time.Minute)
+	env.ExecuteWorkflow(BudgetWorkflow, budget.Input{TenantID: "acme", LimitMicros: 1000, Timezone: "UTC"})
+
+	it := first.Items
+	if len(it) != 6 || !it[0].Reserve.Granted || it[1].Reserve.Decision != budget.Held || it[2].ErrorType != errTypeBadReservation ||
+		!it[3].Settle.Known || it[4].Error != "" || it[5].ErrorType != errTypeBadReservation {
+		t.Fatalf("first batch %+v", first)
+	}
+	if first.Status.SpentMicros != 550 || first.Status.ReservedMicros != 0 {
+		t.Errorf("after the first batch: %+v", first.Status)
+	}
+	if len(again.Items) != 2 || again.Items[0].Settle.Known || !again.Items[1].Reserve.Granted || again.Status.SpentMicros != 550 {
+		t.Errorf("a settle sent twice must count once: %+v", again)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/impactflow/impactflow/activities/reports"
+	"github.com/impactflow/impactflow/internal/budget"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/llm"
 )
@@ -36,6 +37,10 @@ const (
 	sectionFailed    = "citations_failed"
 	sectionSkipped   = "skipped"
 )
+
+// reportLocalSteps is the change that runs the report's short steps (Postgres, budget,
+// event) as local activities; histories from before it ran each as a regular activity.
+const reportLocalSteps = "report-local-steps"
 
 const (
 	defaultMaxTokens       = 800
@@ -99,6 +104,8 @@ type report struct {
 	// what those calls cost, settled against it once the sections are done.
 	held       string
 	firstCalls reports.SettleInput
+	// local: the short steps run as local activities (reportLocalSteps).
+	local bool
 }
 
 // ReportWorkflow writes an AI report: gather the period's figures and evidence, redact
@@ -123,18 +130,27 @@ func ReportWorkflow(ctx workflow.Context, in ReportInput) (ReportResult, error) 
 		return ReportResult{}, err
 	}
 
+	// Every short step as a regular activity costs a trip through matching and a workflow
+	// task; under a burst of reports those trips, not the LLM, were most of a report's
+	// time. As local activities, gather, redact and reserve run in the report's first
+	// workflow task and settle, persist and announce in its last. The LLM calls stay
+	// regular activities: long, retried after Retry-After, and they must survive a
+	// worker restart.
+	local := workflow.GetVersion(ctx, reportLocalSteps, workflow.DefaultVersion, 1) == 1
+
 	dbCtx := dbOptions(ctx, reports.ErrTypeNoEvidence, reports.ErrTypeBadConfig)
 	var a *reports.Activities
-	r := &report{in: in, progress: progress, known: map[string]bool{}, open: map[string]bool{}, runID: workflow.GetInfo(ctx).WorkflowExecution.RunID}
+	r := &report{in: in, progress: progress, known: map[string]bool{}, open: map[string]bool{}, runID: workflow.GetInfo(ctx).WorkflowExecution.RunID,
+		local: local}
 
 	var gathered reports.GatherResult
-	if err := workflow.ExecuteActivity(dbCtx, a.Gather, reports.GatherInput{
+	if err := r.step(dbCtx, a.Gather, reports.GatherInput{
 		TenantID: in.TenantID, From: in.From, To: in.To, Programs: in.Programs, Locale: in.Locale, MaxSnippets: reportSnippets,
 	}).Get(ctx, &gathered); err != nil {
 		return ReportResult{}, err
 	}
 	progress.Step = "redact"
-	if err := workflow.ExecuteActivity(dbCtx, a.Redact, reports.RedactInput{
+	if err := r.step(dbCtx, a.Redact, reports.RedactInput{
 		TenantID: in.TenantID, Evidence: gathered.Evidence, Metrics: gathered.Metrics,
 	}).Get(ctx, &r.redacted); err != nil {
 		return ReportResult{}, err
@@ -171,8 +187,16 @@ func ReportWorkflow(ctx workflow.Context, in ReportInput) (ReportResult, error) 
 	}
 	wg.Wait(ctx)
 
-	if err := r.settleReport(ctx); err != nil && firstErr == nil && ctx.Err() == nil {
-		firstErr = err
+	// Settling the report's reservation and persisting the report touch different things
+	// (the budget workflow, the report tables), so with local steps they run side by side;
+	// histories from before settled first. A failed or canceled report still settles
+	// before it stops, and persists nothing.
+	settled := r.settleReport(ctx)
+	if !r.local || ctx.Err() != nil || firstErr != nil {
+		if err := settled(); err != nil && firstErr == nil && ctx.Err() == nil {
+			firstErr = err
+		}
+		settled = func() error { return nil }
 	}
 	if ctx.Err() != nil || firstErr != nil {
 		r.releaseOpen(ctx)
@@ -199,12 +223,19 @@ func ReportWorkflow(ctx workflow.Context, in ReportInput) (ReportResult, error) 
 
 	progress.Step = "persist"
 	var saved reports.PersistResult
-	if err := workflow.ExecuteActivity(dbCtx, a.PersistReport, reports.PersistInput{
+	err := r.step(dbCtx, a.PersistReport, reports.PersistInput{
 		ReportID: in.JobID, TenantID: in.TenantID, Status: status, Locale: in.Locale, From: in.From, To: in.To,
 		Programs: in.Programs, Model: in.Model, Offline: in.Offline, Evidence: gathered.Evidence,
 		Fingerprint: r.redacted.Fingerprint, Redactions: r.redacted.Counts, Metrics: r.redacted.Metrics,
 		Sections: persisted, DurationMS: workflow.Now(ctx).Sub(started).Milliseconds(),
-	}).Get(ctx, &saved); err != nil {
+	}).Get(ctx, &saved)
+	// The settle must land before the workflow ends, whatever persisting did. Should it
+	// fail (after ten minutes of retries), the stored report is still whole: every section
+	// it keeps was written; what failed is recording what it cost, and the job says so.
+	if serr := settled(); serr != nil && err == nil {
+		err = serr
+	}
+	if err != nil {
 		return ReportResult{}, err
 	}
 
@@ -226,7 +257,7 @@ func ReportWorkflow(ctx workflow.Context, in ReportInput) (ReportResult, error) 
 		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 10 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
 	})
-	if err := workflow.ExecuteActivity(emitCtx, a.EmitReportGenerated, reports.EmitReportGeneratedInput{
+	if err := r.step(emitCtx, a.EmitReportGenerated, reports.EmitReportGeneratedInput{
 		TenantID: in.TenantID, ReportID: in.JobID, Status: status, Sections: len(outcomes),
 		CostMicros: res.CostMicros, Coverage: res.Coverage, At: workflow.Now(ctx),
 	}).Get(ctx, nil); err != nil {
@@ -261,7 +292,7 @@ func (r *report) writeSection(ctx workflow.Context, section string) (reports.Sec
 		reask := !in.Offline && attempt > 1
 		if reask {
 			r.progress.Sections[section] = sectionReserving
-			granted, err := reserve(ctx, reports.ReserveInput{
+			granted, err := r.reserve(ctx, reports.ReserveInput{
 				TenantID: in.TenantID, ReservationID: resID, JobID: in.JobID, Model: in.Model,
 				TokensIn: estimateTokens(req), TokensOut: in.MaxTokens,
 			})
@@ -291,7 +322,7 @@ func (r *report) writeSection(ctx workflow.Context, section string) (reports.Sec
 			r.firstCalls.Model = resp.Model
 		}
 		if reask {
-			if err := workflow.ExecuteActivity(settleCtx, a.Settle, reports.SettleInput{
+			if err := r.step(settleCtx, a.Settle, reports.SettleInput{
 				TenantID: in.TenantID, ReservationID: resID, JobID: in.JobID, Purpose: "report:" + section,
 				Model: resp.Model, TokensIn: resp.TokensIn, TokensOut: resp.TokensOut, CostMicros: resp.CostMicros,
 			}).Get(ctx, nil); err != nil {
@@ -328,7 +359,7 @@ func (r *report) writeSection(ctx workflow.Context, section string) (reports.Sec
 func (r *report) reserveReport(ctx workflow.Context) error {
 	in := r.in
 	id := fmt.Sprintf("%s/%.8s/report", in.JobID, r.runID)
-	granted, err := reserve(ctx, reports.ReserveInput{
+	granted, err := r.reserve(ctx, reports.ReserveInput{
 		TenantID: in.TenantID, ReservationID: id, JobID: in.JobID, Model: in.Model,
 		TokensIn: estimateTokens(llm.Request{Metrics: r.redacted.Metrics, Snippets: r.redacted.Snippets}), TokensOut: in.MaxTokens,
 		Calls: len(in.Sections),
@@ -348,21 +379,50 @@ func (r *report) reserveReport(ctx workflow.Context) error {
 	return nil
 }
 
-// settleReport replaces the report's reservation with what its first calls cost, even
-// when the report is being canceled: the money is spent.
-func (r *report) settleReport(ctx workflow.Context) error {
+// settleReport starts replacing the report's reservation with what its first calls cost,
+// even when the report is being canceled: the money is spent. wait returns how it went;
+// call it once.
+func (r *report) settleReport(ctx workflow.Context) (wait func() error) {
 	if r.held == "" {
-		return nil
+		return func() error { return nil }
 	}
 	var a *reports.Activities
 	in := r.firstCalls
 	in.TenantID, in.ReservationID, in.JobID, in.Purpose = r.in.TenantID, r.held, r.in.JobID, "report"
 	sctx := settleOptions(ctx)
-	if err := workflow.ExecuteActivity(sctx, a.Settle, in).Get(sctx, nil); err != nil {
-		return err
+	f := r.step(sctx, a.Settle, in)
+	return func() error {
+		if err := f.Get(sctx, nil); err != nil {
+			return err
+		}
+		r.held = ""
+		return nil
 	}
-	r.held = ""
-	return nil
+}
+
+// reserve holds budget for a call against the tenant's budget workflow; false when the
+// budget cannot cover it.
+func (r *report) reserve(ctx workflow.Context, in reports.ReserveInput) (bool, error) {
+	var a *reports.Activities
+	var rr budget.ReserveResult
+	if err := r.step(budgetOptions(ctx), a.Reserve, in).Get(ctx, &rr); err != nil {
+		return false, err
+	}
+	return rr.Granted, nil
+}
+
+// step runs one of the report's short steps with ctx's activity options: as a local
+// activity with the same timeouts and retry policy (reportLocalSteps), or as a regular
+// activity on histories from before it.
+func (r *report) step(ctx workflow.Context, activity, arg any) workflow.Future {
+	if !r.local {
+		return workflow.ExecuteActivity(ctx, activity, arg)
+	}
+	o := workflow.GetActivityOptions(ctx)
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: o.StartToCloseTimeout, ScheduleToCloseTimeout: o.ScheduleToCloseTimeout, RetryPolicy: o.RetryPolicy,
+	})
+	return workflow.ExecuteLocalActivity(ctx, activity, arg)
 }
 
 // releaseOpen gives back reservations whose calls never settled (the report failed or was
@@ -378,7 +438,7 @@ func (r *report) releaseOpen(ctx workflow.Context) {
 	})
 	var futures []workflow.Future
 	for _, id := range slices.Sorted(maps.Keys(r.open)) {
-		futures = append(futures, workflow.ExecuteActivity(rctx, a.Release, reports.ReleaseInput{TenantID: r.in.TenantID, ReservationID: id}))
+		futures = append(futures, r.step(rctx, a.Release, reports.ReleaseInput{TenantID: r.in.TenantID, ReservationID: id}))
 	}
 	for _, f := range futures {
 		if err := f.Get(rctx, nil); err != nil {

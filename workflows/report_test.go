@@ -8,8 +8,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/impactflow/impactflow/activities/reports"
 	"github.com/impactflow/impactflow/internal/budget"
@@ -28,6 +31,9 @@ type reportFixture struct {
 	settled  []string
 	released []string
 	emitted  int
+	// beforePersist and beforeSettle, when set, run at the start of those mocks.
+	beforePersist func()
+	beforeSettle  func() error
 }
 
 func newReportFixture(t *testing.T) *reportFixture {
@@ -45,6 +51,9 @@ func newReportFixture(t *testing.T) *reportFixture {
 	}, nil)
 	f.env.OnActivity(f.a.PersistReport, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in reports.PersistInput) (reports.PersistResult, error) {
+			if f.beforePersist != nil {
+				f.beforePersist()
+			}
 			f.persist = append(f.persist, in)
 			return reports.PersistResult{Saved: true}, nil
 		})
@@ -52,6 +61,11 @@ func newReportFixture(t *testing.T) *reportFixture {
 		func(context.Context, reports.EmitReportGeneratedInput) error { f.emitted++; return nil })
 	f.env.OnActivity(f.a.Settle, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in reports.SettleInput) (budget.SettleResult, error) {
+			if f.beforeSettle != nil {
+				if err := f.beforeSettle(); err != nil {
+					return budget.SettleResult{}, err
+				}
+			}
 			f.settled = append(f.settled, in.ReservationID)
 			return budget.SettleResult{Known: true}, nil
 		})
@@ -260,5 +274,74 @@ func TestReportWorkflowOfflineReservesNothing(t *testing.T) {
 	_ = f.env.GetWorkflowResult(&res)
 	if res.Status != ReportCompleted || res.CostMicros != 0 || !res.Offline || res.Coverage != 1 || len(f.reserved) != 0 {
 		t.Errorf("result %+v reserved %v", res, f.reserved)
+	}
+}
+
+// TestReportWorkflowRunsShortStepsLocallyAndSettlesBesidePersisting: on reportLocalSteps only
+// the LLM calls are regular activities, and the report's settle and persist run at once.
+func TestReportWorkflowRunsShortStepsLocallyAndSettlesBesidePersisting(t *testing.T) {
+	f := newReportFixture(t)
+	f.grant(100)
+	f.env.OnActivity(f.a.Write, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in reports.WriteInput) (llm.Response, error) {
+			return cited(in.Request.Section), nil
+		})
+	persisting := make(chan struct{})
+	f.beforePersist = func() { close(persisting) }
+	f.beforeSettle = func() error {
+		// Settled first, one after the other, persisting would only start once this returned.
+		select {
+		case <-persisting:
+			return nil
+		case <-time.After(2 * time.Second): // under the test environment's 3 s
+			return temporal.NewNonRetryableApplicationError("persist did not start while settling", "Test", nil)
+		}
+	}
+	var local, regular []string
+	f.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+		local = append(local, info.ActivityType.Name)
+	})
+	f.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		regular = append(regular, info.ActivityType.Name)
+	})
+	f.env.ExecuteWorkflow(ReportWorkflow, reportInput(llm.SectionSummary, llm.SectionOutcomes, llm.SectionRecommendations))
+	if err := f.env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(local, ","); got != "Gather,Redact,Reserve,Settle,PersistReport,EmitReportGenerated" &&
+		got != "Gather,Redact,Reserve,PersistReport,Settle,EmitReportGenerated" {
+		t.Errorf("local activities %s", got)
+	}
+	if got := strings.Join(regular, ","); got != "Write,Write,Write" {
+		t.Errorf("regular activities %s, want only the three LLM calls", got)
+	}
+	if len(f.settled) != 1 || len(f.persist) != 1 || f.emitted != 1 {
+		t.Errorf("settled %v persisted %d emitted %d", f.settled, len(f.persist), f.emitted)
+	}
+}
+
+// TestReportWorkflowBeforeLocalStepsRunsEveryStepAsAnActivity: workflows started before
+// reportLocalSteps keep their recorded commands.
+func TestReportWorkflowBeforeLocalStepsRunsEveryStepAsAnActivity(t *testing.T) {
+	f := newReportFixture(t)
+	f.grant(100)
+	f.env.OnGetVersion(reportLocalSteps, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	f.env.OnActivity(f.a.Write, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in reports.WriteInput) (llm.Response, error) {
+			return cited(in.Request.Section), nil
+		})
+	var local, regular []string
+	f.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+		local = append(local, info.ActivityType.Name)
+	})
+	f.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		regular = append(regular, info.ActivityType.Name)
+	})
+	f.env.ExecuteWorkflow(ReportWorkflow, reportInput(llm.SectionSummary))
+	if err := f.env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(regular, ","); len(local) != 0 || got != "Gather,Redact,Reserve,Write,Settle,PersistReport,EmitReportGenerated" {
+		t.Errorf("local %v, regular %s", local, got)
 	}
 }

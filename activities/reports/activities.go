@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
@@ -66,34 +67,128 @@ type Activities struct {
 	Aggressive bool
 	Logger     *slog.Logger
 
-	budgetMu    sync.Mutex
-	budgetSlots map[string]chan struct{}
+	budgetMu     sync.Mutex
+	budgetQueues map[string]*budgetQueue
 }
 
-// budgetUpdatesInFlight bounds this worker's concurrent updates to one tenant's budget
-// workflow. Temporal admits at most 10 in-flight updates per workflow
-// (history.maxInFlightUpdates) and turns the rest away; without this bound, a burst of
-// reports sends hundreds at once and the rejected ones retry in a storm that starves the
-// ones being handled. Waiting here, in order, is far cheaper.
-const budgetUpdatesInFlight = 8
+// Budget calls (reserve, settle, release) reach a tenant's budget workflow in batches.
+// Temporal admits at most 10 in-flight updates per workflow (history.maxInFlightUpdates)
+// and the workflow answers them a workflow task at a time, so one update per call capped
+// a burst of 100 reports at a few dozen calls a second, with reports queueing seconds for
+// their reservation and again for their settle. Calls made while this worker's updates
+// to the tenant are in flight wait and go together in the next one.
+const (
+	// budgetUpdatesInFlight bounds this worker's concurrent updates to one tenant's
+	// budget workflow, under Temporal's 10; the rest of a burst waits here, in order.
+	budgetUpdatesInFlight = 4
+	// budgetBatchMax bounds one update's calls, and so its size in the history.
+	budgetBatchMax = 100
+	// budgetUpdateTimeout bounds one batch update; its calls' activities retry after it.
+	budgetUpdateTimeout = 30 * time.Second
+)
 
-// budgetSlot waits for a turn to update the tenant's budget; release gives it back.
-func (a *Activities) budgetSlot(ctx context.Context, tenantID string) (release func(), err error) {
+// budgetQueue is a tenant's calls waiting for an update, and the updates in flight.
+type budgetQueue struct {
+	pending  []*budgetCall
+	inFlight int
+}
+
+// budgetCall is one activity's call, answered on done.
+type budgetCall struct {
+	ctx   context.Context
+	item  budget.BatchItem
+	limit int64
+	tz    string
+	done  chan budgetAnswer
+}
+
+type budgetAnswer struct {
+	item   budget.BatchItemResult
+	status budget.Status
+	err    error
+}
+
+// callBudget queues one call to the tenant's budget workflow and waits for its answer.
+// An error the call failed with on its own (a bad time zone, a bad reservation) is
+// non-retryable.
+func (a *Activities) callBudget(ctx context.Context, tenantID string, limit int64, tz string, item budget.BatchItem) (budget.BatchItemResult, budget.Status, error) {
+	c := &budgetCall{ctx: ctx, item: item, limit: limit, tz: tz, done: make(chan budgetAnswer, 1)}
 	a.budgetMu.Lock()
-	if a.budgetSlots == nil {
-		a.budgetSlots = map[string]chan struct{}{}
+	if a.budgetQueues == nil {
+		a.budgetQueues = map[string]*budgetQueue{}
 	}
-	slots, ok := a.budgetSlots[tenantID]
+	q, ok := a.budgetQueues[tenantID]
 	if !ok {
-		slots = make(chan struct{}, budgetUpdatesInFlight)
-		a.budgetSlots[tenantID] = slots
+		q = &budgetQueue{}
+		a.budgetQueues[tenantID] = q
+	}
+	q.pending = append(q.pending, c)
+	send := q.inFlight < budgetUpdatesInFlight
+	if send {
+		q.inFlight++
 	}
 	a.budgetMu.Unlock()
+	if send {
+		go a.sendBudgetBatches(tenantID, q)
+	}
 	select {
-	case slots <- struct{}{}:
-		return func() { <-slots }, nil
+	case ans := <-c.done:
+		if ans.err != nil {
+			return budget.BatchItemResult{}, budget.Status{}, ans.err
+		}
+		if ans.item.Error != "" {
+			return budget.BatchItemResult{}, budget.Status{}, temporal.NewNonRetryableApplicationError(ans.item.Error, ans.item.ErrorType, nil)
+		}
+		return ans.item, ans.status, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return budget.BatchItemResult{}, budget.Status{}, fmt.Errorf("budget: %w", ctx.Err())
+	}
+}
+
+// sendBudgetBatches sends the tenant's waiting calls, a batch at a time, until none wait.
+func (a *Activities) sendBudgetBatches(tenantID string, q *budgetQueue) {
+	for {
+		a.budgetMu.Lock()
+		var batch []*budgetCall
+		for len(q.pending) > 0 && len(batch) < budgetBatchMax {
+			c := q.pending[0]
+			q.pending = q.pending[1:]
+			// A call whose activity gave up (timed out, canceled) is not sent: its retry,
+			// if any, is a call of its own.
+			if c.ctx.Err() == nil {
+				batch = append(batch, c)
+			}
+		}
+		if len(batch) == 0 {
+			q.inFlight--
+			a.budgetMu.Unlock()
+			return
+		}
+		a.budgetMu.Unlock()
+		a.sendBudgetBatch(tenantID, batch)
+	}
+}
+
+func (a *Activities) sendBudgetBatch(tenantID string, batch []*budgetCall) {
+	ctx, cancel := context.WithTimeout(context.Background(), budgetUpdateTimeout)
+	defer cancel()
+	req := budget.BatchRequest{Items: make([]budget.BatchItem, len(batch))}
+	for i, c := range batch {
+		req.Items[i] = c.item
+	}
+	// The latest call's settings start the workflow if it is not running.
+	last := batch[len(batch)-1]
+	var res budget.BatchResult
+	err := a.updateBudget(ctx, tenantID, last.limit, last.tz, "batch/"+uuid.NewString(), budget.UpdateBatch, req, &res)
+	if err == nil && len(res.Items) != len(batch) {
+		err = fmt.Errorf("budget batch: %d answers for %d calls", len(res.Items), len(batch))
+	}
+	for i, c := range batch {
+		if err != nil {
+			c.done <- budgetAnswer{err: err}
+			continue
+		}
+		c.done <- budgetAnswer{item: res.Items[i], status: res.Status}
 	}
 }
 
@@ -273,12 +368,15 @@ func (a *Activities) Reserve(ctx context.Context, in ReserveInput) (budget.Reser
 		Micros:      a.Prices.CostMicros(in.Model, in.TokensIn, in.TokensOut) * int64(max(in.Calls, 1)),
 		LimitMicros: limit, Timezone: tz,
 	}
-	var res budget.ReserveResult
-	// Each attempt is its own update: a Held answer must not be replayed to the retry.
-	updateID := fmt.Sprintf("%s/reserve/%d", in.ReservationID, activity.GetInfo(ctx).Attempt)
-	if err := a.updateBudget(ctx, in.TenantID, limit, tz, updateID, budget.UpdateReserve, req, &res); err != nil {
+	out, st, err := a.callBudget(ctx, in.TenantID, limit, tz, budget.BatchItem{Reserve: &req})
+	if err != nil {
 		return budget.ReserveResult{}, err
 	}
+	if out.Reserve == nil {
+		return budget.ReserveResult{}, errors.New("budget reserve: no answer")
+	}
+	res := *out.Reserve
+	res.Status = st
 	if a.Metrics != nil {
 		a.Metrics.Budget(in.TenantID, res.Status.LimitMicros, res.Status.RemainingMicros)
 		if res.Decision == budget.Exhausted {
@@ -311,11 +409,16 @@ func (a *Activities) Settle(ctx context.Context, in SettleInput) (budget.SettleR
 	if err != nil {
 		return budget.SettleResult{}, err
 	}
-	var res budget.SettleResult
-	if err := a.updateBudget(ctx, in.TenantID, limit, tz, in.ReservationID+"/settle", budget.UpdateSettle,
-		budget.SettleRequest{ID: in.ReservationID, ActualMicros: in.CostMicros}, &res); err != nil {
+	out, st, err := a.callBudget(ctx, in.TenantID, limit, tz, budget.BatchItem{
+		Settle: &budget.SettleRequest{ID: in.ReservationID, ActualMicros: in.CostMicros}})
+	if err != nil {
 		return budget.SettleResult{}, err
 	}
+	if out.Settle == nil {
+		return budget.SettleResult{}, errors.New("budget settle: no answer")
+	}
+	res := *out.Settle
+	res.Status = st
 	if err := a.Store.RecordAISpend(ctx, store.AISpend{
 		ReservationID: in.ReservationID, TenantID: in.TenantID, JobID: in.JobID, Purpose: in.Purpose, Model: in.Model,
 		TokensIn: in.TokensIn, TokensOut: in.TokensOut, CostMicros: in.CostMicros, PeriodStart: res.Status.PeriodStart,
@@ -340,8 +443,7 @@ func (a *Activities) Release(ctx context.Context, in ReleaseInput) (budget.Statu
 	if err != nil {
 		return budget.Status{}, err
 	}
-	var st budget.Status
-	err = a.updateBudget(ctx, in.TenantID, limit, tz, in.ReservationID+"/release", budget.UpdateRelease, budget.ReleaseRequest{ID: in.ReservationID}, &st)
+	_, st, err := a.callBudget(ctx, in.TenantID, limit, tz, budget.BatchItem{Release: &budget.ReleaseRequest{ID: in.ReservationID}})
 	return st, err
 }
 
@@ -365,13 +467,7 @@ func (a *Activities) budgetSettings(ctx context.Context, tenantID string) (int64
 }
 
 // updateBudget sends one update to the tenant's budget workflow, starting it if needed.
-// The update ID makes a retried activity's update a duplicate the server answers once.
 func (a *Activities) updateBudget(ctx context.Context, tenantID string, limit int64, tz, updateID, name string, arg, out any) error {
-	release, err := a.budgetSlot(ctx, tenantID)
-	if err != nil {
-		return fmt.Errorf("budget %s: %w", name, err)
-	}
-	defer release()
 	update := client.UpdateWorkflowOptions{
 		WorkflowID:   budget.WorkflowID(tenantID),
 		UpdateID:     updateID,
@@ -388,7 +484,7 @@ func (a *Activities) updateBudget(ctx context.Context, tenantID string, limit in
 	if errors.As(err, &notFound) {
 		start := a.Client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 			ID:                       budget.WorkflowID(tenantID),
-			TaskQueue:                itemporal.TaskQueueReports,
+			TaskQueue:                itemporal.TaskQueueBudget,
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 			TypedSearchAttributes: temporal.NewSearchAttributes(
 				itemporal.SearchAttrTenantID.ValueSet(tenantID),

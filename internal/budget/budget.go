@@ -45,6 +45,9 @@ type Ledger struct {
 	// Calls counts settled calls this period; Rejected counts refused reservations.
 	Calls    int `json:"calls"`
 	Rejected int `json:"rejected"`
+	// Expired are reservations dropped by their TTL, remembered one TTL longer so that
+	// SettleOnce still records a late settle of one (money spent is spent).
+	Expired map[string]time.Time `json:"expired,omitempty"`
 }
 
 // New returns the ledger of a tenant at now.
@@ -85,9 +88,18 @@ func (l *Ledger) roll(now time.Time) error {
 
 // expire drops reservations whose holder never settled them.
 func (l *Ledger) expire(now time.Time) {
+	for id, until := range l.Expired {
+		if !now.Before(until) {
+			delete(l.Expired, id)
+		}
+	}
 	for id, r := range l.Reservations {
 		if !now.Before(r.ExpiresAt) {
 			delete(l.Reservations, id)
+			if l.Expired == nil {
+				l.Expired = map[string]time.Time{}
+			}
+			l.Expired[id] = now.Add(ReservationTTL)
 		}
 	}
 }
@@ -171,6 +183,21 @@ func (l *Ledger) Settle(id string, actualMicros int64, now time.Time) (newAlerts
 	l.Calls++
 	l.expire(now)
 	return l.crossed(), known, nil
+}
+
+// SettleOnce is Settle for callers that may deliver the same settle twice (a batch of
+// updates sent again after its answer was lost): a reservation neither open nor recently
+// expired was settled or released already, so settling it again records nothing
+// (applied is false).
+func (l *Ledger) SettleOnce(id string, actualMicros int64, now time.Time) (newAlerts []int, known, applied bool, err error) {
+	if _, open := l.Reservations[id]; !open {
+		if _, expired := l.Expired[id]; !expired {
+			return nil, false, false, nil
+		}
+		delete(l.Expired, id)
+	}
+	newAlerts, known, err = l.Settle(id, actualMicros, now)
+	return newAlerts, known, err == nil, err
 }
 
 // MarkExhausted records that a reservation was refused for lack of budget and returns

@@ -77,3 +77,32 @@ func TestReservationsExpire(t *testing.T) {
 		t.Fatal("r1 has expired")
 	}
 }
+
+func TestSettleOnceCountsAReservationOnce(t *testing.T) {
+	now := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
+	l, _ := New("acme", 1000, "UTC", now)
+	l.Reserve("r1", "job", "m", 100, now)
+	l.Reserve("late", "job", "m", 100, now)
+	if _, known, applied, _ := l.SettleOnce("r1", 80, now); !known || !applied || l.SpentMicros != 80 {
+		t.Fatalf("first settle: known %v applied %v spent %d", known, applied, l.SpentMicros)
+	}
+	if _, _, applied, _ := l.SettleOnce("r1", 80, now); applied || l.SpentMicros != 80 {
+		t.Errorf("a settle delivered twice counts once: applied %v spent %d", applied, l.SpentMicros)
+	}
+	// "late" expires (its holder was slow), then settles: the money was spent all the same.
+	later := now.Add(ReservationTTL + time.Minute)
+	l.Reserve("other", "job", "m", 1, later)
+	if _, known, applied, _ := l.SettleOnce("late", 90, later); known || !applied || l.SpentMicros != 170 {
+		t.Errorf("settle after expiry: known %v applied %v spent %d", known, applied, l.SpentMicros)
+	}
+	if _, _, applied, _ := l.SettleOnce("late", 90, later); applied || l.SpentMicros != 170 {
+		t.Errorf("a late settle delivered twice counts once: spent %d", l.SpentMicros)
+	}
+	// Expired IDs are forgotten one TTL after they expired.
+	l.Reserve("gone", "job", "m", 1, later)
+	much := later.Add(3 * ReservationTTL)
+	l.Reserve("x", "job", "m", 1, much)
+	if len(l.Expired) != 2 { // "gone" and "other" expired just now; nothing older is kept
+		t.Errorf("expired %v", l.Expired)
+	}
+}

@@ -11,6 +11,10 @@ const (
 	UpdateSettle = "settle"
 	// UpdateRelease drops a reservation whose call was not made (ReleaseRequest → Status).
 	UpdateRelease = "release"
+	// UpdateBatch applies several reservations, settles and releases in order, as one
+	// update (BatchRequest → BatchResult): a workflow takes only a few updates at a time,
+	// so a burst of reports sends theirs together.
+	UpdateBatch = "batch"
 	// QueryStatus answers with the ledger's Status.
 	QueryStatus = "status"
 	// JobKind is the JobKind search attribute of budget workflows (not a job of the jobs API).
@@ -74,4 +78,31 @@ type Alert struct {
 	SpentMicros int64  `json:"spent_micros"`
 	LimitMicros int64  `json:"limit_micros"`
 	PeriodStart string `json:"period_start"` // RFC 3339
+}
+
+// BatchItem is one call of a batch: exactly one of its fields is set.
+type BatchItem struct {
+	Reserve *ReserveRequest `json:"reserve,omitempty"`
+	Settle  *SettleRequest  `json:"settle,omitempty"`
+	Release *ReleaseRequest `json:"release,omitempty"`
+}
+
+// BatchRequest is calls to apply in order.
+type BatchRequest struct {
+	Items []BatchItem `json:"items"`
+}
+
+// BatchItemResult is one call's outcome (without Status, which the batch carries once), or
+// the error it failed with on its own.
+type BatchItemResult struct {
+	Reserve   *ReserveResult `json:"reserve,omitempty"`
+	Settle    *SettleResult  `json:"settle,omitempty"`
+	Error     string         `json:"error,omitempty"`
+	ErrorType string         `json:"error_type,omitempty"`
+}
+
+// BatchResult is each call's outcome, in order, and the budget after the last.
+type BatchResult struct {
+	Items  []BatchItemResult `json:"items"`
+	Status Status            `json:"status"`
 }

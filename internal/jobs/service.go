@@ -385,7 +385,7 @@ func (s *Service) Wait(ctx context.Context, tenantID, id string, d time.Duration
 		if ctx.Err() != nil {
 			return job, nil
 		}
-		if err != nil && !isTimeout(err) {
+		if err != nil && !isTimeout(err) && !isBusy(err) {
 			return Job{}, fmt.Errorf("wait for job: %w", err)
 		}
 		s.forget(id)
@@ -401,6 +401,13 @@ func pollSlice(waited time.Duration) time.Duration {
 		return 200 * time.Millisecond
 	}
 	return 2 * time.Second
+}
+
+// isBusy is the server turning a request away because the workflow is busy with others
+// (a burst of jobs on a loaded server): for a wait, the same as a poll that timed out.
+func isBusy(err error) bool {
+	var re *serviceerror.ResourceExhausted
+	return errors.As(err, &re) && re.Cause == enumspb.RESOURCE_EXHAUSTED_CAUSE_BUSY_WORKFLOW
 }
 
 func isTimeout(err error) bool {

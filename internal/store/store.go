@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -19,6 +20,9 @@ var ErrNotFound = errors.New("not found")
 // with a different request.
 var ErrConflict = errors.New("conflict")
 
+// minPoolConns is the pool's size unless DATABASE_URL sets pool_max_conns.
+const minPoolConns = 16
+
 // Store is the Postgres connection pool and the queries on it.
 type Store struct {
 	pool *pgxpool.Pool
@@ -29,6 +33,12 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	// pgxpool's default is the number of CPUs, at least 4: a burst of report jobs, each
+	// holding a connection for its gather, redact and persist, queued behind four.
+	// pool_max_conns in DATABASE_URL still decides when given.
+	if !strings.Contains(databaseURL, "pool_max_conns") && cfg.MaxConns < minPoolConns {
+		cfg.MaxConns = minPoolConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
