@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
 )
 
@@ -28,7 +29,11 @@ func Postgres(ctx context.Context, databaseURL string) error {
 	if err := EnsureDatabase(ctx, databaseURL); err != nil {
 		return err
 	}
-	conn, err := pgx.Connect(ctx, databaseURL)
+	cfg, err := connConfig(databaseURL)
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("migrate: connect: %w", err)
 	}
@@ -54,9 +59,9 @@ func Postgres(ctx context.Context, databaseURL string) error {
 // EnsureDatabase creates the database named in databaseURL when it does not exist, by
 // connecting to the server's maintenance database with the same credentials.
 func EnsureDatabase(ctx context.Context, databaseURL string) error {
-	cfg, err := pgx.ParseConfig(databaseURL)
+	cfg, err := connConfig(databaseURL)
 	if err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
+		return err
 	}
 	name := cfg.Database
 	conn, err := pgx.ConnectConfig(ctx, cfg)
@@ -71,7 +76,11 @@ func EnsureDatabase(ctx context.Context, databaseURL string) error {
 	if err != nil {
 		return err
 	}
-	conn, err = pgx.Connect(ctx, admin)
+	adminCfg, err := connConfig(admin)
+	if err != nil {
+		return err
+	}
+	conn, err = pgx.ConnectConfig(ctx, adminCfg)
 	if err != nil {
 		return fmt.Errorf("connect to postgres to create database %q: %w", name, err)
 	}
@@ -81,6 +90,17 @@ func EnsureDatabase(ctx context.Context, databaseURL string) error {
 		return fmt.Errorf("create database %q: %w", name, err)
 	}
 	return nil
+}
+
+// connConfig is one connection's settings from DATABASE_URL. It is parsed as a pool's URL,
+// so the pool_* settings the store's pool reads (pool_max_conns, ...) are accepted here
+// too; parsed for a single connection they would be sent to the server as unknown settings.
+func connConfig(databaseURL string) (*pgx.ConnConfig, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	return cfg.ConnConfig, nil
 }
 
 func maintenanceURL(databaseURL string) (string, error) {

@@ -20,7 +20,8 @@ func TestPostgresCreatesTheDatabaseAndIsSafeConcurrently(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	name := fmt.Sprintf("impactflow_test_migrations_%d", os.Getpid())
-	url := "postgres://postgres@127.0.0.1:5432/" + name + "?sslmode=disable"
+	// pool_max_conns is the store's pool setting: the migrations must accept it too.
+	url := "postgres://postgres@127.0.0.1:5432/" + name + "?sslmode=disable&pool_max_conns=8"
 	t.Cleanup(func() {
 		conn, err := pgx.Connect(context.Background(), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
 		if err == nil {
@@ -53,7 +54,11 @@ func TestPostgresCreatesTheDatabaseAndIsSafeConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(ctx, url)
+	cfg, err := connConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
