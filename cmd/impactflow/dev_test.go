@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 )
 
 // TestDevRestartKeepsHistory runs the real binary as a user would: `impactflow dev` comes up
@@ -37,12 +38,18 @@ func TestDevRestartKeepsHistory(t *testing.T) {
 
 	dbName := fmt.Sprintf("impactflow_test_dev_%d", os.Getpid())
 	t.Cleanup(func() { dropDatabase(dbName) })
+	// A Redis database of the test's own: the demo tenant's quotas and caches in database 0
+	// belong to whoever ran `impactflow dev` (or a benchmark) on this machine today, and a
+	// used-up email quota there would defer the test's notification to tomorrow.
+	redisURL := "redis://127.0.0.1:6379/" + devTestRedisDB
+	flushRedis(t, redisURL)
+	t.Cleanup(func() { flushRedis(t, redisURL) })
 	dataDir := t.TempDir()
 	httpAddr, uiAddr, temporalAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	envv := append(os.Environ(),
 		"DATABASE_URL=postgres://postgres@127.0.0.1:5432/"+dbName+"?sslmode=disable",
 		"DATA_DIR="+dataDir, "HTTP_ADDR="+httpAddr, "TEMPORAL_UI_ADDR="+uiAddr, "TEMPORAL_ADDRESS="+temporalAddr,
-		"IMPACTFLOW_DEV_API_KEY=", "LOG_LEVEL=warn",
+		"IMPACTFLOW_DEV_API_KEY=", "LOG_LEVEL=warn", "REDIS_URL="+redisURL,
 	)
 	api := "http://" + httpAddr
 
@@ -331,6 +338,22 @@ func waitDemo(t *testing.T, api, key string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatal("the demo events were never imported")
+}
+
+// devTestRedisDB is the Redis database TestDevRestartKeepsHistory empties and uses.
+const devTestRedisDB = "13"
+
+func flushRedis(t *testing.T, url string) {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer func() { _ = rdb.Close() }()
+	if err := rdb.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatalf("flush %s: %v", url, err)
+	}
 }
 
 func dropDatabase(name string) {
