@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -236,8 +237,67 @@ type CohortFigures struct {
 	Metrics map[string]float64 `json:"metrics"`
 }
 
-// Cohorts answers a CohortQuery from the deduplicated live events (events_live).
+// Cohorts answers a CohortQuery. Over whole days (the API's periods) it merges the cohort
+// figures of cohort_monthly for whole months and of cohort_daily for the other days;
+// otherwise it reads the deduplicated live events (events_live). Both give the same
+// answers: the figures are refreshed from events_live.
 func (db *DB) Cohorts(ctx context.Context, q CohortQuery) ([]CohortFigures, error) {
+	if !wholeDay(q.From) || !wholeDay(q.To) {
+		return db.cohortsFromEvents(ctx, q)
+	}
+	q.From, q.To = q.From.UTC(), q.To.UTC()
+	// Each metric counts its kind's rows; the participants metric the rows of kind '',
+	// whose bitmaps hold the participants of any kind.
+	kinds := map[string]bool{}
+	exprs := make([]string, len(q.Metrics))
+	for i, m := range q.Metrics {
+		kinds[m.kind] = true
+		f := "a.kind = " + quote(m.kind)
+		exprs[i] = "toFloat64(" + m.agg("sumIf(a.events, "+f+")", "sumIf(a.value_sum, "+f+")", "groupBitmapMergeIf(a.participants, "+f+")") + ")"
+	}
+	kindList := make([]string, 0, len(kinds))
+	for k := range kinds {
+		kindList = append(kindList, k)
+	}
+	sort.Strings(kindList)
+	where := "tenant_id = " + quote(q.TenantID) + " AND dimension = " + quote(string(q.Dimension)) + " AND kind IN " + inList(kindList)
+	col, programs := "a.value", ""
+	if q.Dimension == ByProgram {
+		// value is the program ID; a code may name several IDs.
+		programs = "SELECT toString(program_id) AS id, code FROM impactflow.programs FINAL WHERE tenant_id = " + quote(q.TenantID) +
+			" AND code IN " + inList(q.Cohorts)
+		col = "p.code"
+		where += " AND value IN (SELECT id FROM (" + programs + "))"
+	} else {
+		where += " AND value IN " + inList(q.Cohorts)
+	}
+	// Whole months from cohort_monthly, the days before and after them from cohort_daily.
+	m1 := time.Date(q.From.Year(), q.From.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if m1.Before(q.From) {
+		m1 = m1.AddDate(0, 1, 0)
+	}
+	m2 := time.Date(q.To.Year(), q.To.Month(), 1, 0, 0, 0, 0, time.UTC)
+	rows := "SELECT * FROM impactflow.cohort_daily WHERE " + where + " AND day >= " + dateLit(q.From) + " AND day < " + dateLit(q.To)
+	if m1.Before(m2) {
+		rows = "SELECT * FROM impactflow.cohort_daily WHERE " + where +
+			" AND (day >= " + dateLit(q.From) + " AND day < " + dateLit(m1) + " OR day >= " + dateLit(m2) + " AND day < " + dateLit(q.To) + ")" +
+			" UNION ALL SELECT * FROM impactflow.cohort_monthly WHERE " + where + " AND day >= " + dateLit(m1) + " AND day < " + dateLit(m2)
+	}
+	from := "(" + rows + ") AS a"
+	if programs != "" {
+		from += " INNER JOIN (" + programs + ") AS p ON p.id = a.value"
+	}
+	sql := "SELECT " + col + " AS c, " + strings.Join(exprs, ", ") + " FROM " + from + " GROUP BY c ORDER BY c"
+	return db.cohortFigures(ctx, q, sql)
+}
+
+// wholeDay reports whether t is a UTC midnight.
+func wholeDay(t time.Time) bool {
+	return t.Equal(t.UTC().Truncate(24 * time.Hour))
+}
+
+// cohortsFromEvents answers a CohortQuery from the deduplicated live events (events_live).
+func (db *DB) cohortsFromEvents(ctx context.Context, q CohortQuery) ([]CohortFigures, error) {
 	var col string
 	switch q.Dimension {
 	case ByProgram:
@@ -258,6 +318,11 @@ func (db *DB) Cohorts(ctx context.Context, q CohortQuery) ([]CohortFigures, erro
 		" INNER JOIN (SELECT program_id, code FROM impactflow.programs FINAL WHERE tenant_id = " + quote(q.TenantID) + ") AS p ON p.program_id = e.program_id" +
 		" WHERE e.tenant_id = " + quote(q.TenantID) + " AND e.occurred_at >= " + timeLit(q.From) + " AND e.occurred_at < " + timeLit(q.To) +
 		" AND c IN " + inList(q.Cohorts) + " GROUP BY c ORDER BY c"
+	return db.cohortFigures(ctx, q, sql)
+}
+
+// cohortFigures runs a cohort query selecting the cohort and the metrics in q's order.
+func (db *DB) cohortFigures(ctx context.Context, q CohortQuery, sql string) ([]CohortFigures, error) {
 	found := map[string]CohortFigures{}
 	if err := db.Query(ctx, sql, func(scan scanFunc) error {
 		var name string
@@ -311,10 +376,34 @@ type FunnelStep struct {
 	OverallPct    float64 `json:"overall_pct"`
 }
 
-// Funnel answers a FunnelQuery in one pass over the tenant's step events: each
-// participant's events, sorted by time, are folded into the furthest step reached (a join
-// per step costs a hash table per step and was ~10x slower on the demo data).
+// DefaultFunnelSteps are the steps of the funnel the API asks when none are given, the one
+// funnel_entries walks ahead of time.
+var DefaultFunnelSteps = []string{"signup", "session_started", "session_completed", "outcome_measured"}
+
+// Funnel answers a FunnelQuery. For the default steps or a prefix of them it reads
+// funnel_entries: each signup with the times the later steps were reached from it and the
+// participant's previous signup; a participant enters at their first signup in [From, To)
+// (the one whose previous signup is before From), and a step counts when its time
+// is within Window of the entry (a step's time is never before the previous step's, so each
+// step passed implies the ones before). Other steps read events_live (funnelFromEvents).
 func (db *DB) Funnel(ctx context.Context, q FunnelQuery) ([]FunnelStep, error) {
+	if len(q.Steps) > len(DefaultFunnelSteps) || !slices.Equal(q.Steps, DefaultFunnelSteps[:len(q.Steps)]) {
+		return db.funnelFromEvents(ctx, q)
+	}
+	reached := "1"
+	for k := 2; k <= len(q.Steps); k++ {
+		reached += fmt.Sprintf(" + (t%d <= toUnixTimestamp64Micro(entry_at) + %d)", k, q.Window.Microseconds())
+	}
+	sql := "SELECT toUInt64(" + reached + ") AS reached, toUInt64(count()) FROM impactflow.funnel_entries" +
+		" WHERE tenant_id = " + quote(q.TenantID) + " AND entry_at >= " + timeLit(q.From) + " AND entry_at < " + timeLit(q.To) +
+		" AND previous < toUnixTimestamp64Micro(" + timeLit(q.From) + ") GROUP BY reached"
+	return db.funnelSteps(ctx, q, sql)
+}
+
+// funnelFromEvents answers a FunnelQuery in one pass over the tenant's step events in
+// events_live: each participant's events, sorted by time, are folded into the furthest step
+// reached (a join per step costs a hash table per step and was ~10x slower on the demo data).
+func (db *DB) funnelFromEvents(ctx context.Context, q FunnelQuery) ([]FunnelStep, error) {
 	w := q.Window.Microseconds()
 	zero := "toDateTime64(0, 6, 'UTC')"
 	// acc is (steps reached, time of the last step reached, time of the first step).
@@ -327,6 +416,12 @@ func (db *DB) Funnel(ctx context.Context, q FunnelQuery) ([]FunnelStep, error) {
 		" WHERE tenant_id = " + quote(q.TenantID) + " AND kind IN " + inList(q.Steps) + " AND occurred_at >= " + timeLit(q.From) +
 		fmt.Sprintf(" AND occurred_at < addMicroseconds(%s, %d)", timeLit(q.To), w) +
 		") GROUP BY participant_id) WHERE reached > 0 GROUP BY reached"
+	return db.funnelSteps(ctx, q, sql)
+}
+
+// funnelSteps runs a funnel query selecting (steps reached, participants) and derives the
+// steps' figures.
+func (db *DB) funnelSteps(ctx context.Context, q FunnelQuery, sql string) ([]FunnelStep, error) {
 	atLevel := make([]uint64, len(q.Steps)+1)
 	if err := db.Query(ctx, sql, func(scan scanFunc) error {
 		var level, n uint64
