@@ -76,7 +76,7 @@ GROUP BY tenant_id, dimension, value, kind, day;
 -- reached). The window only compares those times with the entry's, so a funnel of the
 -- default steps (or a prefix of them) over any period and window reads the signups of the
 -- period that are their participant's first in it: those whose participant's previous
--- signup (previous, in microseconds; min Int64 for the first) is before the period. Other
+-- signup (previous, in microseconds; -(2^63 - 1) for the first) is before the period. Other
 -- step lists read
 -- events_live (funnelFromEvents): precomputing every order of the six kinds is not worth it.
 -- Walking participants' sorted times with array lambdas at query time instead was measured
