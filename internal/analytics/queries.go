@@ -260,17 +260,9 @@ func (db *DB) Cohorts(ctx context.Context, q CohortQuery) ([]CohortFigures, erro
 		kindList = append(kindList, k)
 	}
 	sort.Strings(kindList)
-	where := "tenant_id = " + quote(q.TenantID) + " AND dimension = " + quote(string(q.Dimension)) + " AND kind IN " + inList(kindList)
-	col, programs := "a.value", ""
-	if q.Dimension == ByProgram {
-		// value is the program ID; a code may name several IDs.
-		programs = "SELECT toString(program_id) AS id, code FROM impactflow.programs FINAL WHERE tenant_id = " + quote(q.TenantID) +
-			" AND code IN " + inList(q.Cohorts)
-		col = "p.code"
-		where += " AND value IN (SELECT id FROM (" + programs + "))"
-	} else {
-		where += " AND value IN " + inList(q.Cohorts)
-	}
+	// value is a program's code, a location or a cohort name.
+	where := "tenant_id = " + quote(q.TenantID) + " AND dimension = " + quote(string(q.Dimension)) + " AND kind IN " + inList(kindList) +
+		" AND value IN " + inList(q.Cohorts)
 	// Whole months from cohort_monthly, the days before and after them from cohort_daily.
 	m1 := time.Date(q.From.Year(), q.From.Month(), 1, 0, 0, 0, 0, time.UTC)
 	if m1.Before(q.From) {
@@ -283,11 +275,7 @@ func (db *DB) Cohorts(ctx context.Context, q CohortQuery) ([]CohortFigures, erro
 			" AND (day >= " + dateLit(q.From) + " AND day < " + dateLit(m1) + " OR day >= " + dateLit(m2) + " AND day < " + dateLit(q.To) + ")" +
 			" UNION ALL SELECT * FROM impactflow.cohort_monthly WHERE " + where + " AND day >= " + dateLit(m1) + " AND day < " + dateLit(m2)
 	}
-	from := "(" + rows + ") AS a"
-	if programs != "" {
-		from += " INNER JOIN (" + programs + ") AS p ON p.id = a.value"
-	}
-	sql := "SELECT " + col + " AS c, " + strings.Join(exprs, ", ") + " FROM " + from + " GROUP BY c ORDER BY c"
+	sql := "SELECT a.value AS c, " + strings.Join(exprs, ", ") + " FROM (" + rows + ") AS a GROUP BY c ORDER BY c"
 	return db.cohortFigures(ctx, q, sql)
 }
 

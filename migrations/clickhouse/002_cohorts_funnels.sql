@@ -9,9 +9,10 @@
 
 -- Cohort figures per tenant, dimension (program, location, cohort), value, event kind and
 -- day, with rows of kind '' over every kind for the participants metric. value is the
--- program ID for the program dimension (the query maps codes to IDs). Events whose program
--- is not in programs are left out of the three dimensions, as the query over events_live's
--- join with programs did.
+-- program's code for the program dimension, joined at refresh time like the bench views'
+-- tenants (the sync writes the dimensions before it refreshes). Events whose program is not
+-- in programs are left out of the three dimensions, as the query over events_live's join
+-- with programs did.
 -- participants is a bitmap of participant numbers rather than a uniqExact state: merging a
 -- year of daily bitmaps (roaring OR) is much cheaper than merging as many hash sets of
 -- strings, and it stays exact because the numbers are dense and distinct: each refresh
@@ -39,18 +40,18 @@ REFRESH EVERY 1 DAY TO impactflow.cohort_daily AS
 SELECT tenant_id, dimension, value, kind, day, events, value_sum, participants
 FROM (
     SELECT e.tenant_id AS tenant_id,
-           multiIf(grouping(e.program_id) = 0, 'program', grouping(e.location) = 0, 'location', grouping(e.cohort) = 0, 'cohort', 'all') AS dimension,
-           multiIf(grouping(e.program_id) = 0, toString(e.program_id), grouping(e.location) = 0, e.location, grouping(e.cohort) = 0, e.cohort, '') AS value,
+           multiIf(grouping(p.code) = 0, 'program', grouping(e.location) = 0, 'location', grouping(e.cohort) = 0, 'cohort', 'all') AS dimension,
+           multiIf(grouping(p.code) = 0, p.code, grouping(e.location) = 0, e.location, grouping(e.cohort) = 0, e.cohort, '') AS value,
            if(grouping(e.kind) = 0, e.kind, '') AS kind, toDate(e.occurred_at) AS day, p.known AS known,
            count() AS events, sum(e.value) AS value_sum, groupBitmapState(ids.n) AS participants
     FROM impactflow.events_live AS e
-    LEFT JOIN (SELECT tenant_id, program_id, toUInt8(1) AS known FROM impactflow.programs FINAL) AS p
+    LEFT JOIN (SELECT tenant_id, program_id, code, toUInt8(1) AS known FROM impactflow.programs FINAL) AS p
         ON p.tenant_id = e.tenant_id AND p.program_id = e.program_id
     INNER JOIN (SELECT tenant_id, participant_id, toUInt32(rowNumberInAllBlocks() + 1) AS n
                 FROM (SELECT DISTINCT tenant_id, participant_id FROM impactflow.events_live ORDER BY tenant_id, participant_id)) AS ids
         ON ids.tenant_id = e.tenant_id AND ids.participant_id = e.participant_id
     GROUP BY GROUPING SETS (
-        (e.tenant_id, known, e.program_id, e.kind, day), (e.tenant_id, known, e.program_id, day),
+        (e.tenant_id, known, p.code, e.kind, day), (e.tenant_id, known, p.code, day),
         (e.tenant_id, known, e.location, e.kind, day), (e.tenant_id, known, e.location, day),
         (e.tenant_id, known, e.cohort, e.kind, day), (e.tenant_id, known, e.cohort, day),
         (e.tenant_id, day))
