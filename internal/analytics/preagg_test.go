@@ -150,6 +150,9 @@ func TestPreaggregatesMatchLiveEvents(t *testing.T) {
 			}
 		}
 	}
+	if !Metrics["participants"].countsParticipants() || Metrics["sessions"].countsParticipants() {
+		t.Error("countsParticipants is wrong: a metric counting one kind's participants would read cohort_daily's empty bitmaps")
+	}
 	if checked < 100 {
 		t.Errorf("only %d non-zero figures compared: the data set misses the periods", checked)
 	}

@@ -46,6 +46,11 @@ func (m Metric) fromAggregates() string {
 	return "toFloat64(" + m.agg("sum(events)", "sum(value_sum)", "uniqExactMerge(participants)") + ")"
 }
 
+// countsParticipants reports whether the metric counts distinct participants.
+func (m Metric) countsParticipants() bool {
+	return strings.Contains(m.agg("", "", "\x00"), "\x00")
+}
+
 // fromEvents is the metric's expression over raw events.
 func (m Metric) fromEvents() string {
 	return "toFloat64(" + m.agg("count()", "sum(value)", "uniqExact(participant_id)") + ")"
@@ -245,9 +250,14 @@ func (db *DB) Cohorts(ctx context.Context, q CohortQuery) ([]CohortFigures, erro
 	if !wholeDay(q.From) || !wholeDay(q.To) {
 		return db.cohortsFromEvents(ctx, q)
 	}
+	for _, m := range q.Metrics {
+		if m.kind != "" && m.countsParticipants() { // cohort_daily has participants for kind '' only
+			return db.cohortsFromEvents(ctx, q)
+		}
+	}
 	q.From, q.To = q.From.UTC(), q.To.UTC()
 	// Each metric counts its kind's rows; the participants metric the rows of kind '',
-	// whose bitmaps hold the participants of any kind.
+	// whose bitmaps hold the participants of any kind (the only rows with participants).
 	kinds := map[string]bool{}
 	exprs := make([]string, len(q.Metrics))
 	for i, m := range q.Metrics {
