@@ -67,6 +67,9 @@ func TestPreaggregatesMatchLiveEvents(t *testing.T) {
 		{end.AddDate(-1, 0, 0), end.AddDate(0, 0, 5)},
 		{end.AddDate(-2, 0, 0), end.AddDate(0, 0, -360)},
 		{end.AddDate(0, 0, -115), end.AddDate(0, 0, -15)},
+		{end.AddDate(0, 0, -47), end.AddDate(0, 0, -9)},
+		{end.AddDate(0, 0, -200), end.AddDate(0, 0, -3)},
+		{end.AddDate(0, 0, -12), end.AddDate(0, 0, -2)},
 	}
 	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
 	cohorts := map[CohortDimension][]string{
@@ -155,5 +158,32 @@ func TestPreaggregatesMatchLiveEvents(t *testing.T) {
 	}
 	if checked < 100 {
 		t.Errorf("only %d non-zero figures compared: the data set misses the periods", checked)
+	}
+}
+
+func TestCohortSpansTileThePeriod(t *testing.T) {
+	base := time.Date(2025, 12, 20, 0, 0, 0, 0, time.UTC)
+	for a := 0; a < 40; a++ {
+		for n := 1; n < 120; n += 3 {
+			from := base.AddDate(0, 0, a)
+			to := from.AddDate(0, 0, n)
+			at := from
+			for _, sp := range cohortSpans(from, to) {
+				ok := sp.from.Equal(at) && sp.from.Before(sp.to)
+				switch sp.table {
+				case "impactflow.cohort_monthly":
+					ok = ok && sp.from.Day() == 1 && sp.to.Day() == 1
+				case "impactflow.cohort_weekly":
+					ok = ok && sp.from.Weekday() == time.Monday && sp.to.Weekday() == time.Monday
+				}
+				if !ok {
+					t.Fatalf("%s..%s: bad span %+v in %+v", from.Format(time.DateOnly), to.Format(time.DateOnly), sp, cohortSpans(from, to))
+				}
+				at = sp.to
+			}
+			if !at.Equal(to) {
+				t.Fatalf("%s..%s: spans end at %s", from.Format(time.DateOnly), to.Format(time.DateOnly), at)
+			}
+		}
 	}
 }

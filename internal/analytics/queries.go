@@ -243,7 +243,7 @@ type CohortFigures struct {
 }
 
 // Cohorts answers a CohortQuery. Over whole days (the API's periods) it merges the cohort
-// figures of cohort_monthly for whole months and of cohort_daily for the other days;
+// figures of cohort_monthly, cohort_weekly and cohort_daily (cohortSpans);
 // otherwise it reads the deduplicated live events (events_live). Both give the same
 // answers: the figures are refreshed from events_live.
 func (db *DB) Cohorts(ctx context.Context, q CohortQuery) ([]CohortFigures, error) {
@@ -273,20 +273,58 @@ func (db *DB) Cohorts(ctx context.Context, q CohortQuery) ([]CohortFigures, erro
 	// value is a program's code, a location or a cohort name.
 	where := "tenant_id = " + quote(q.TenantID) + " AND dimension = " + quote(string(q.Dimension)) + " AND kind IN " + inList(kindList) +
 		" AND value IN " + inList(q.Cohorts)
-	// Whole months from cohort_monthly, the days before and after them from cohort_daily.
-	m1 := time.Date(q.From.Year(), q.From.Month(), 1, 0, 0, 0, 0, time.UTC)
-	if m1.Before(q.From) {
-		m1 = m1.AddDate(0, 1, 0)
+	spans := cohortSpans(q.From, q.To)
+	parts := make([]string, len(spans))
+	for i, sp := range spans {
+		parts[i] = "SELECT value, kind, events, value_sum, participants FROM " + sp.table + " WHERE " + where +
+			" AND day >= " + dateLit(sp.from) + " AND day < " + dateLit(sp.to)
 	}
-	m2 := time.Date(q.To.Year(), q.To.Month(), 1, 0, 0, 0, 0, time.UTC)
-	rows := "SELECT * FROM impactflow.cohort_daily WHERE " + where + " AND day >= " + dateLit(q.From) + " AND day < " + dateLit(q.To)
-	if m1.Before(m2) {
-		rows = "SELECT * FROM impactflow.cohort_daily WHERE " + where +
-			" AND (day >= " + dateLit(q.From) + " AND day < " + dateLit(m1) + " OR day >= " + dateLit(m2) + " AND day < " + dateLit(q.To) + ")" +
-			" UNION ALL SELECT * FROM impactflow.cohort_monthly WHERE " + where + " AND day >= " + dateLit(m1) + " AND day < " + dateLit(m2)
-	}
+	rows := strings.Join(parts, " UNION ALL ")
 	sql := "SELECT a.value AS c, " + strings.Join(exprs, ", ") + " FROM (" + rows + ") AS a GROUP BY c ORDER BY c"
 	return db.cohortFigures(ctx, q, sql)
+}
+
+// span is a range of days [from, to) read from one cohort table.
+type span struct {
+	table    string
+	from, to time.Time
+}
+
+// cohortSpans splits whole days [from, to) into the fewest rows to merge: whole months
+// from cohort_monthly, whole weeks of the rest from cohort_weekly, the other days from
+// cohort_daily. (Merging a day's participants bitmap costs about as much as a month's.)
+func cohortSpans(from, to time.Time) []span {
+	m1 := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if m1.Before(from) {
+		m1 = m1.AddDate(0, 1, 0)
+	}
+	m2 := time.Date(to.Year(), to.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if !m1.Before(m2) {
+		return weekSpans(from, to)
+	}
+	out := append(weekSpans(from, m1), span{"impactflow.cohort_monthly", m1, m2})
+	return append(out, weekSpans(m2, to)...)
+}
+
+// weekSpans splits whole days [from, to) into whole weeks (Monday to Sunday) and days.
+func weekSpans(from, to time.Time) []span {
+	if !from.Before(to) {
+		return nil
+	}
+	w1 := from.AddDate(0, 0, (7-(int(from.Weekday())+6)%7)%7)
+	w2 := to.AddDate(0, 0, -((int(to.Weekday()) + 6) % 7))
+	if !w1.Before(w2) {
+		return []span{{"impactflow.cohort_daily", from, to}}
+	}
+	var out []span
+	if from.Before(w1) {
+		out = append(out, span{"impactflow.cohort_daily", from, w1})
+	}
+	out = append(out, span{"impactflow.cohort_weekly", w1, w2})
+	if w2.Before(to) {
+		out = append(out, span{"impactflow.cohort_daily", w2, to})
+	}
+	return out
 }
 
 // wholeDay reports whether t is a UTC midnight.

@@ -82,6 +82,16 @@ SELECT tenant_id, dimension, value, kind, toStartOfMonth(day) AS day,
 FROM impactflow.cohort_daily
 GROUP BY tenant_id, dimension, value, kind, day;
 
+-- And by week (day is the Monday), for the whole weeks of a period's partial months.
+CREATE TABLE IF NOT EXISTS impactflow.cohort_weekly AS impactflow.cohort_daily;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_cohort_weekly
+REFRESH EVERY 1 DAY DEPENDS ON impactflow.mv_cohort_daily TO impactflow.cohort_weekly AS
+SELECT tenant_id, dimension, value, kind, toMonday(day) AS day,
+       sum(events) AS events, sum(value_sum) AS value_sum, groupBitmapMergeState(participants) AS participants
+FROM impactflow.cohort_daily
+GROUP BY tenant_id, dimension, value, kind, day;
+
 -- The default funnel (signup, session_started, session_completed, outcome_measured, as
 -- asked by the API without steps), walked ahead of time from every signup: one row per
 -- signup event with the times of the later steps as a funnel reaches them from that entry,
