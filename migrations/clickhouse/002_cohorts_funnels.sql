@@ -19,8 +19,7 @@
 -- numbers every (tenant, participant) of events_live 1..N in one pass, and the numbers are
 -- only ever counted, never compared across refreshes.
 -- Small granules, as for 001's aggregates: a query deserializes every bitmap of the granules
--- it reads; with 256 rows a granule of cohort_weekly held the weeks of other cohorts and a
--- cohort query took 40-95 ms instead of 15-30 ms.
+-- it reads, most of them other cohorts' or periods' with larger granules.
 CREATE TABLE IF NOT EXISTS impactflow.cohort_daily (
     tenant_id    LowCardinality(String),
     dimension    LowCardinality(String),
@@ -92,27 +91,6 @@ SETTINGS index_granularity = 8, index_granularity_bytes = 1048576;
 CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_cohort_monthly
 REFRESH EVERY 1 DAY DEPENDS ON impactflow.mv_cohort_daily TO impactflow.cohort_monthly AS
 SELECT tenant_id, dimension, value, kind, toStartOfMonth(day) AS day,
-       sum(events) AS events, sum(value_sum) AS value_sum, groupBitmapMergeState(participants) AS participants
-FROM impactflow.cohort_daily
-GROUP BY tenant_id, dimension, value, kind, day;
-
--- And by week (day is the Monday), for the whole weeks of a period's partial months.
-CREATE TABLE IF NOT EXISTS impactflow.cohort_weekly (
-    tenant_id    LowCardinality(String),
-    dimension    LowCardinality(String),
-    value        String,
-    kind         LowCardinality(String),
-    day          Date,
-    events       UInt64,
-    value_sum    Float64,
-    participants AggregateFunction(groupBitmap, UInt32)
-) ENGINE = MergeTree
-ORDER BY (tenant_id, dimension, kind, value, day)
-SETTINGS index_granularity = 8, index_granularity_bytes = 1048576;
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_cohort_weekly
-REFRESH EVERY 1 DAY DEPENDS ON impactflow.mv_cohort_daily TO impactflow.cohort_weekly AS
-SELECT tenant_id, dimension, value, kind, toMonday(day) AS day,
        sum(events) AS events, sum(value_sum) AS value_sum, groupBitmapMergeState(participants) AS participants
 FROM impactflow.cohort_daily
 GROUP BY tenant_id, dimension, value, kind, day;
