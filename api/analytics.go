@@ -261,7 +261,7 @@ type funnelParams struct {
 }
 
 func (s *Server) analyticsFunnels(c *gin.Context) {
-	steps := listParam(c.DefaultQuery("steps", "signup,session_started,session_completed,outcome_measured"))
+	steps := listParam(c.DefaultQuery("steps", strings.Join(analytics.DefaultFunnelSteps, ",")))
 	if len(steps) < 2 || len(steps) > maxFunnelSteps {
 		s.fail(c, badRequest("steps", "steps must list 2 to %d event kinds in order", maxFunnelSteps))
 		return

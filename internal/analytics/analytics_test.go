@@ -20,12 +20,18 @@ func TestMain(m *testing.M) {
 			home, _ := os.UserHomeDir()
 			lib = filepath.Join(home, ".cache", "impactflow", "chdb", "libchdb.so")
 		}
-		dir, err := os.MkdirTemp("", "analytics-test-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+		// ANALYTICS_TEST_DIR keeps the store between runs, so that a benchmark can reuse
+		// its loaded data (ANALYTICS_BENCH_REUSE).
+		dir := os.Getenv("ANALYTICS_TEST_DIR")
+		if dir == "" {
+			var err error
+			if dir, err = os.MkdirTemp("", "analytics-test-"); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			defer os.RemoveAll(dir)
 		}
-		defer os.RemoveAll(dir)
+		var err error
 		if testDB, err = Open(context.Background(), Options{LibPath: lib, DataDir: dir}); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

@@ -33,6 +33,8 @@ type Options struct {
 type DB struct {
 	chdb   *chdbConn
 	server driver.Conn
+
+	benchFromStates bool // tests: Benchmarks counts participants as before cohort_monthly
 }
 
 // Open opens the backend the options choose. With chDB only one DB may be open per process.

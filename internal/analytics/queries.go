@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -43,6 +44,11 @@ func MetricNames() []string {
 // fromAggregates is the metric's expression over an aggregate table's columns.
 func (m Metric) fromAggregates() string {
 	return "toFloat64(" + m.agg("sum(events)", "sum(value_sum)", "uniqExactMerge(participants)") + ")"
+}
+
+// countsParticipants reports whether the metric counts distinct participants.
+func (m Metric) countsParticipants() bool {
+	return strings.Contains(m.agg("", "", "\x00"), "\x00")
 }
 
 // fromEvents is the metric's expression over raw events.
@@ -236,8 +242,85 @@ type CohortFigures struct {
 	Metrics map[string]float64 `json:"metrics"`
 }
 
-// Cohorts answers a CohortQuery from the deduplicated live events (events_live).
+// Cohorts answers a CohortQuery. Over whole days (the API's periods) it merges the cohort
+// figures of cohort_monthly and cohort_daily (cohortSpans);
+// otherwise it reads the deduplicated live events (events_live). Both give the same
+// answers: the figures are refreshed from events_live.
 func (db *DB) Cohorts(ctx context.Context, q CohortQuery) ([]CohortFigures, error) {
+	if !wholeDay(q.From) || !wholeDay(q.To) {
+		return db.cohortsFromEvents(ctx, q)
+	}
+	for _, m := range q.Metrics {
+		if m.kind != "" && m.countsParticipants() { // cohort_daily has participants for kind '' only
+			return db.cohortsFromEvents(ctx, q)
+		}
+	}
+	q.From, q.To = q.From.UTC(), q.To.UTC()
+	// Each metric counts its kind's rows; the participants metric the rows of kind '',
+	// whose bitmaps hold the participants of any kind (the only rows with participants).
+	kinds := map[string]bool{}
+	exprs := make([]string, len(q.Metrics))
+	for i, m := range q.Metrics {
+		kinds[m.kind] = true
+		f := "a.kind = " + quote(m.kind)
+		exprs[i] = "toFloat64(" + m.agg("sumIf(a.events, "+f+")", "sumIf(a.value_sum, "+f+")", "groupBitmapMergeIf(a.participants, "+f+")") + ")"
+	}
+	kindList := make([]string, 0, len(kinds))
+	for k := range kinds {
+		kindList = append(kindList, k)
+	}
+	sort.Strings(kindList)
+	// value is a program's code, a location or a cohort name.
+	where := "tenant_id = " + quote(q.TenantID) + " AND dimension = " + quote(string(q.Dimension)) + " AND kind IN " + inList(kindList) +
+		" AND value IN " + inList(q.Cohorts)
+	spans := cohortSpans(q.From, q.To)
+	parts := make([]string, len(spans))
+	for i, sp := range spans {
+		parts[i] = "SELECT value, kind, events, value_sum, participants FROM " + sp.table + " WHERE " + where +
+			" AND day >= " + dateLit(sp.from) + " AND day < " + dateLit(sp.to)
+	}
+	rows := strings.Join(parts, " UNION ALL ")
+	sql := "SELECT a.value AS c, " + strings.Join(exprs, ", ") + " FROM (" + rows + ") AS a GROUP BY c ORDER BY c"
+	return db.cohortFigures(ctx, q, sql)
+}
+
+// span is a range of days [from, to) read from one cohort table.
+type span struct {
+	table    string
+	from, to time.Time
+}
+
+// cohortSpans splits whole days [from, to) into whole months, read from cohort_monthly,
+// and the days before and after them, read from cohort_daily. (A month's participants
+// bitmap merges about as fast as a day's. Whole weeks of the partial months from a weekly
+// table were tried too, and were no faster at 10,000,000 events.)
+func cohortSpans(from, to time.Time) []span {
+	m1 := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if m1.Before(from) {
+		m1 = m1.AddDate(0, 1, 0)
+	}
+	m2 := time.Date(to.Year(), to.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if !m1.Before(m2) {
+		return []span{{"impactflow.cohort_daily", from, to}}
+	}
+	var out []span
+	if from.Before(m1) {
+		out = append(out, span{"impactflow.cohort_daily", from, m1})
+	}
+	out = append(out, span{"impactflow.cohort_monthly", m1, m2})
+	if m2.Before(to) {
+		out = append(out, span{"impactflow.cohort_daily", m2, to})
+	}
+	return out
+}
+
+// wholeDay reports whether t is a UTC midnight.
+func wholeDay(t time.Time) bool {
+	return t.Equal(t.UTC().Truncate(24 * time.Hour))
+}
+
+// cohortsFromEvents answers a CohortQuery from the deduplicated live events (events_live).
+func (db *DB) cohortsFromEvents(ctx context.Context, q CohortQuery) ([]CohortFigures, error) {
 	var col string
 	switch q.Dimension {
 	case ByProgram:
@@ -258,6 +341,11 @@ func (db *DB) Cohorts(ctx context.Context, q CohortQuery) ([]CohortFigures, erro
 		" INNER JOIN (SELECT program_id, code FROM impactflow.programs FINAL WHERE tenant_id = " + quote(q.TenantID) + ") AS p ON p.program_id = e.program_id" +
 		" WHERE e.tenant_id = " + quote(q.TenantID) + " AND e.occurred_at >= " + timeLit(q.From) + " AND e.occurred_at < " + timeLit(q.To) +
 		" AND c IN " + inList(q.Cohorts) + " GROUP BY c ORDER BY c"
+	return db.cohortFigures(ctx, q, sql)
+}
+
+// cohortFigures runs a cohort query selecting the cohort and the metrics in q's order.
+func (db *DB) cohortFigures(ctx context.Context, q CohortQuery, sql string) ([]CohortFigures, error) {
 	found := map[string]CohortFigures{}
 	if err := db.Query(ctx, sql, func(scan scanFunc) error {
 		var name string
@@ -311,10 +399,34 @@ type FunnelStep struct {
 	OverallPct    float64 `json:"overall_pct"`
 }
 
-// Funnel answers a FunnelQuery in one pass over the tenant's step events: each
-// participant's events, sorted by time, are folded into the furthest step reached (a join
-// per step costs a hash table per step and was ~10x slower on the demo data).
+// DefaultFunnelSteps are the steps of the funnel the API asks when none are given, the one
+// funnel_entries walks ahead of time.
+var DefaultFunnelSteps = []string{"signup", "session_started", "session_completed", "outcome_measured"}
+
+// Funnel answers a FunnelQuery. For the default steps or a prefix of them it reads
+// funnel_entries: each signup with the times the later steps were reached from it and the
+// participant's previous signup; a participant enters at their first signup in [From, To)
+// (the one whose previous signup is before From), and a step counts when its time
+// is within Window of the entry (a step's time is never before the previous step's, so each
+// step passed implies the ones before). Other steps read events_live (funnelFromEvents).
 func (db *DB) Funnel(ctx context.Context, q FunnelQuery) ([]FunnelStep, error) {
+	if len(q.Steps) > len(DefaultFunnelSteps) || !slices.Equal(q.Steps, DefaultFunnelSteps[:len(q.Steps)]) {
+		return db.funnelFromEvents(ctx, q)
+	}
+	reached := "1"
+	for k := 2; k <= len(q.Steps); k++ {
+		reached += fmt.Sprintf(" + (t%d <= toUnixTimestamp64Micro(entry_at) + %d)", k, q.Window.Microseconds())
+	}
+	sql := "SELECT toUInt64(" + reached + ") AS reached, toUInt64(count()) FROM impactflow.funnel_entries" +
+		" WHERE tenant_id = " + quote(q.TenantID) + " AND entry_at >= " + timeLit(q.From) + " AND entry_at < " + timeLit(q.To) +
+		" AND previous < toUnixTimestamp64Micro(" + timeLit(q.From) + ") GROUP BY reached"
+	return db.funnelSteps(ctx, q, sql)
+}
+
+// funnelFromEvents answers a FunnelQuery in one pass over the tenant's step events in
+// events_live: each participant's events, sorted by time, are folded into the furthest step
+// reached (a join per step costs a hash table per step and was ~10x slower on the demo data).
+func (db *DB) funnelFromEvents(ctx context.Context, q FunnelQuery) ([]FunnelStep, error) {
 	w := q.Window.Microseconds()
 	zero := "toDateTime64(0, 6, 'UTC')"
 	// acc is (steps reached, time of the last step reached, time of the first step).
@@ -327,6 +439,12 @@ func (db *DB) Funnel(ctx context.Context, q FunnelQuery) ([]FunnelStep, error) {
 		" WHERE tenant_id = " + quote(q.TenantID) + " AND kind IN " + inList(q.Steps) + " AND occurred_at >= " + timeLit(q.From) +
 		fmt.Sprintf(" AND occurred_at < addMicroseconds(%s, %d)", timeLit(q.To), w) +
 		") GROUP BY participant_id) WHERE reached > 0 GROUP BY reached"
+	return db.funnelSteps(ctx, q, sql)
+}
+
+// funnelSteps runs a funnel query selecting (steps reached, participants) and derives the
+// steps' figures.
+func (db *DB) funnelSteps(ctx context.Context, q FunnelQuery, sql string) ([]FunnelStep, error) {
 	atLevel := make([]uint64, len(q.Steps)+1)
 	if err := db.Query(ctx, sql, func(scan scanFunc) error {
 		var level, n uint64
@@ -417,6 +535,14 @@ func (db *DB) Benchmarks(ctx context.Context, q BenchmarkQuery) ([]Benchmark, er
 	for i, dim := range dims {
 		parts[i] = fmt.Sprintf("SELECT toUInt64(%d) AS dim, tenant_id, %s AS v FROM %s WHERE peer_group = %s AND %s AND period >= %s AND period < %s GROUP BY tenant_id",
 			i, q.Metric.fromAggregates(), dim.table, quote(groups[i]), q.Metric.aggKindFilter(), dateLit(q.From), dateLit(q.To))
+		if q.Metric.Name == "participants" && !db.benchFromStates {
+			// Distinct participants by merging each peer's monthly bitmaps (cohort_monthly,
+			// dimension 'all'): merging the uniqExact states of the bench tables took up to
+			// 200-500 ms at 10,000,000 events (BenchmarkQueries), the same figures.
+			parts[i] = fmt.Sprintf("SELECT toUInt64(%d) AS dim, tenant_id, toFloat64(groupBitmapMerge(participants)) AS v FROM impactflow.cohort_monthly"+
+				" WHERE tenant_id IN (SELECT tenant_id FROM impactflow.tenants FINAL WHERE %s = %s) AND dimension = 'all' AND kind = ''"+
+				" AND day >= %s AND day < %s GROUP BY tenant_id", i, dim.name, quote(groups[i]), dateLit(q.From), dateLit(q.To))
+		}
 	}
 	values := make([]map[string]float64, len(dims))
 	for i := range values {

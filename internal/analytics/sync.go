@@ -76,16 +76,19 @@ func (db *DB) SetWatermark(ctx context.Context, c Cursor) error {
 }
 
 // viewPhases are the materialized views the sync refreshes after writing, in order: the
-// deduplicated live events, then the six aggregates computed from them.
+// deduplicated live events, then the aggregates computed from them (001's six, and 002's
+// daily cohort figures and funnel entries), then the monthly cohort figures.
 var viewPhases = [][]string{
 	{"mv_events_live"},
-	{"mv_agg_daily", "mv_agg_weekly", "mv_agg_monthly", "mv_peers_industry", "mv_peers_region", "mv_peers_size_band"},
+	{"mv_agg_daily", "mv_agg_weekly", "mv_agg_monthly", "mv_peers_industry", "mv_peers_region", "mv_peers_size_band",
+		"mv_cohort_daily", "mv_funnel_entries"},
+	{"mv_cohort_monthly"},
 }
 
 // refreshPoll is how often RefreshViews looks at the refreshes' progress.
 const refreshPoll = 50 * time.Millisecond
 
-// RefreshViews recomputes the live events from the deduplicated events, then the six
+// RefreshViews recomputes the live events from the deduplicated events, then the
 // aggregate views from them, and waits until each has swapped in its new contents. The
 // refreshes run in ClickHouse's background pool; SYSTEM WAIT VIEW would hold chDB's one
 // connection (and every API query behind it) for the whole refresh, so the wait is short
@@ -173,7 +176,7 @@ func (db *DB) LastRun(ctx context.Context) (Run, bool, error) {
 // everything again.
 func (db *DB) Reset(ctx context.Context) error {
 	for _, t := range []string{"events", "tenants", "programs", "sync_state", "sync_runs", "agg_daily", "agg_weekly", "agg_monthly",
-		"bench_industry", "bench_region", "bench_size_band", "events_live"} {
+		"bench_industry", "bench_region", "bench_size_band", "events_live", "cohort_daily", "cohort_monthly", "funnel_entries"} {
 		if err := db.Exec(ctx, "TRUNCATE TABLE IF EXISTS impactflow."+t); err != nil {
 			return fmt.Errorf("reset %s: %w", t, err)
 		}
