@@ -69,6 +69,9 @@ type Activities struct {
 
 	budgetMu     sync.Mutex
 	budgetQueues map[string]*budgetQueue
+
+	// redactors share a Redactor, and what it found, among reports with the same names.
+	redactors redact.Cache
 }
 
 // Budget calls (reserve, settle, release) reach a tenant's budget workflow in batches.
@@ -331,7 +334,7 @@ func (a *Activities) redactEvidence(ctx context.Context, tenantID string, refs [
 	for _, t := range texts {
 		names = append(names, t.ParticipantName)
 	}
-	sess := redact.New(names...).NewSession()
+	sess := a.redactors.For(names...).NewSession()
 	h := sha256.New()
 	snippets := make([]llm.Snippet, 0, len(texts))
 	for _, t := range texts {

@@ -60,6 +60,7 @@ type Redactor struct {
 	// known holds full names from participant records and the configured list, longest first.
 	known *regexp.Regexp
 	given map[string]bool
+	memo  *memo // set by Cache: remembers Find's answers per text
 }
 
 // New returns a Redactor that also knows the given names (participants' full names, the
@@ -133,6 +134,18 @@ var (
 // Find returns every piece of personal data in text, in order, without overlaps: where two
 // matches overlap the one starting first wins, then the longer one.
 func (r *Redactor) Find(text string) []Match {
+	if r.memo == nil {
+		return r.find(text)
+	}
+	if ms, ok := r.memo.get(text); ok {
+		return slices.Clone(ms)
+	}
+	ms := r.find(text)
+	r.memo.put(text, slices.Clone(ms))
+	return ms
+}
+
+func (r *Redactor) find(text string) []Match {
 	var all []Match
 	add := func(k Kind, s, e int) {
 		all = append(all, Match{Kind: k, Start: s, End: e, Value: text[s:e]})

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -152,5 +153,29 @@ func TestChecksums(t *testing.T) {
 		if got := validIBAN(tc.in); got != tc.iban {
 			t.Errorf("validIBAN(%q) = %v", tc.in, got)
 		}
+	}
+}
+
+// TestCacheSharesRedactorsByNames: the same names in any order get the same Redactor, and
+// a remembered text answers what finding it afresh answers.
+func TestCacheSharesRedactorsByNames(t *testing.T) {
+	var c Cache
+	a := c.For("Lucía Fernández", "John Smith")
+	if b := c.For("John Smith", "Lucía Fernández"); b != a {
+		t.Error("the same names in another order got another Redactor")
+	}
+	if other := c.For("John Smith"); other == a {
+		t.Error("other names got the same Redactor")
+	}
+	text := "John Smith (john.smith@example.com, +44 20 7946 0958) met Lucía Fernández at 12 rue de la Paix."
+	first := a.Find(text)
+	again := a.Find(text)
+	fresh := New("John Smith", "Lucía Fernández").Find(text)
+	if len(first) == 0 || !slices.Equal(first, fresh) || !slices.Equal(again, fresh) {
+		t.Fatalf("cached %v, again %v, fresh %v", first, again, fresh)
+	}
+	again[0].Value = "changed"
+	if a.Find(text)[0].Value == "changed" {
+		t.Error("a caller's change to the answer reached the cache")
 	}
 }
