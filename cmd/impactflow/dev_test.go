@@ -59,6 +59,11 @@ func TestDevRestartKeepsHistory(t *testing.T) {
 	if !strings.Contains(dev.banner(t), "http://"+uiAddr) {
 		t.Errorf("the banner lacks the Temporal UI URL:\n%s", dev.banner(t))
 	}
+	for _, provider := range []string{"LLM", "email", "SMS", "push", "ClickHouse", "partners"} {
+		if !strings.Contains(dev.banner(t), "  "+provider+" ") {
+			t.Errorf("the banner does not say whether %s is live or offline:\n%s", provider, dev.banner(t))
+		}
+	}
 	keyBytes, err := os.ReadFile(filepath.Join(dataDir, "dev-api-key"))
 	if err != nil {
 		t.Fatal(err)

@@ -215,7 +215,15 @@ func providers(cfg config.Config) [][2]string {
 	if len(cfg.PartnerURLs) > 0 {
 		partnersLine = fmt.Sprintf("%d live, the rest local sandboxes", len(cfg.PartnerURLs))
 	}
-	return [][2]string{{"LLM", writer}, {"email", email}, {"ClickHouse", ch}, {"partners", partnersLine}}
+	sms := "local sandbox: Twilio API in-process (set TWILIO_ACCOUNT_SID to send)"
+	if cfg.TwilioAccountSID != "" {
+		sms = "live: Twilio at " + cfg.TwilioBaseURL
+	}
+	push := "local sandbox: FCM API in-process (set FCM_CREDENTIALS_FILE to send)"
+	if cfg.FCMCredentialsFile != "" {
+		push = "live: FCM at " + cfg.FCMBaseURL
+	}
+	return [][2]string{{"LLM", writer}, {"email", email}, {"SMS", sms}, {"push", push}, {"ClickHouse", ch}, {"partners", partnersLine}}
 }
 
 func redactURL(s string) string {
