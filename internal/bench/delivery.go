@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 const (
@@ -47,7 +48,12 @@ func runDelivery(ctx context.Context, o Options, r *report) error {
 	}
 	api := newAPIClient(o)
 	defer api.close()
-	db, err := pgx.Connect(ctx, o.DatabaseURL)
+	// Parsed as the store's pool URL, so that its pool_* settings are not sent to Postgres.
+	pc, err := pgxpool.ParseConfig(o.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	db, err := pgx.ConnectConfig(ctx, pc.ConnConfig)
 	if err != nil {
 		return fmt.Errorf("connect to postgres: %w", err)
 	}
