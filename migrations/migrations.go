@@ -29,7 +29,7 @@ func Postgres(ctx context.Context, databaseURL string) error {
 	if err := EnsureDatabase(ctx, databaseURL); err != nil {
 		return err
 	}
-	cfg, err := connConfig(databaseURL)
+	cfg, err := ConnConfig(databaseURL)
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func Postgres(ctx context.Context, databaseURL string) error {
 // EnsureDatabase creates the database named in databaseURL when it does not exist, by
 // connecting to the server's maintenance database with the same credentials.
 func EnsureDatabase(ctx context.Context, databaseURL string) error {
-	cfg, err := connConfig(databaseURL)
+	cfg, err := ConnConfig(databaseURL)
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func EnsureDatabase(ctx context.Context, databaseURL string) error {
 	if err != nil {
 		return err
 	}
-	adminCfg, err := connConfig(admin)
+	adminCfg, err := ConnConfig(admin)
 	if err != nil {
 		return err
 	}
@@ -92,10 +92,10 @@ func EnsureDatabase(ctx context.Context, databaseURL string) error {
 	return nil
 }
 
-// connConfig is one connection's settings from DATABASE_URL. It is parsed as a pool's URL,
+// ConnConfig is one connection's settings from DATABASE_URL. It is parsed as a pool's URL,
 // so the pool_* settings the store's pool reads (pool_max_conns, ...) are accepted here
 // too; parsed for a single connection they would be sent to the server as unknown settings.
-func connConfig(databaseURL string) (*pgx.ConnConfig, error) {
+func ConnConfig(databaseURL string) (*pgx.ConnConfig, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)

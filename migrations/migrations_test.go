@@ -54,7 +54,7 @@ func TestPostgresCreatesTheDatabaseAndIsSafeConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := connConfig(url)
+	cfg, err := ConnConfig(url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/impactflow/impactflow/migrations"
 )
 
 const (
@@ -48,12 +49,11 @@ func runDelivery(ctx context.Context, o Options, r *report) error {
 	}
 	api := newAPIClient(o)
 	defer api.close()
-	// Parsed as the store's pool URL, so that its pool_* settings are not sent to Postgres.
-	pc, err := pgxpool.ParseConfig(o.DatabaseURL)
+	cfg, err := migrations.ConnConfig(o.DatabaseURL)
 	if err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
+		return err
 	}
-	db, err := pgx.ConnectConfig(ctx, pc.ConnConfig)
+	db, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("connect to postgres: %w", err)
 	}

@@ -155,34 +155,26 @@ func runReport(ctx context.Context, o Options, r *report) error {
 		reportBurst, func(ctx context.Context, _ int) error { return a.reportEndToEnd(ctx) }))
 	sb.SetLatency(0)
 
+	// startReport POSTs a report and keeps its job, for the check that every one completes.
 	var mu sync.Mutex
 	var started []string
+	startReport := func(ctx context.Context, _ int) error {
+		j, _, err := a.postReport(ctx, 0)
+		if err == nil {
+			mu.Lock()
+			started = append(started, j.ID)
+			mu.Unlock()
+		}
+		return err
+	}
 	// The latency target is read open loop (see runPaced), before the closed loop below adds
 	// its backlog: 100 clients offering reports as fast as the platform completes them end to
 	// end (at least the throughput target).
 	offered := max(targetReportsPerSecond, tput.rate())
 	r.progress("POST report, %d clients offering %.0f/s for %s, open loop", reportStartClient, offered, o.Duration)
-	paced := r.add(runPaced(ctx, fmt.Sprintf("POST report, %d clients, %.0f/s offered", reportStartClient, offered), reportStartClient, offered, o.Duration,
-		func(ctx context.Context, _ int) error {
-			j, _, err := a.postReport(ctx, 0)
-			if err == nil {
-				mu.Lock()
-				started = append(started, j.ID)
-				mu.Unlock()
-			}
-			return err
-		}))
+	paced := r.add(runPaced(ctx, fmt.Sprintf("POST report, %d clients, %.0f/s offered", reportStartClient, offered), reportStartClient, offered, o.Duration, startReport))
 	r.progress("POST report, %d clients for %s", reportStartClient, o.Duration)
-	starts := r.add(runClients(ctx, fmt.Sprintf("POST report, %d clients", reportStartClient), reportStartClient, o.Duration, 0,
-		func(ctx context.Context, _ int) error {
-			j, _, err := a.postReport(ctx, 0)
-			if err == nil {
-				mu.Lock()
-				started = append(started, j.ID)
-				mu.Unlock()
-			}
-			return err
-		}))
+	starts := r.add(runClients(ctx, fmt.Sprintf("POST report, %d clients", reportStartClient), reportStartClient, o.Duration, 0, startReport))
 	done := r.add(runClients(ctx, "started reports completed", o.Concurrency, drainLimit, len(started), func(ctx context.Context, t int) error {
 		j, err := a.waitJob(ctx, started[t], longPoll, jobWaitLimit, nil)
 		if err == nil && j.Status != "completed" {

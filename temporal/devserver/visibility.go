@@ -32,20 +32,29 @@ func prepareVisibility(opts Options, main *config.SQL) (*config.SQL, error) {
 	}
 	cfg.DatabaseName = filepath.Join(opts.DataDir, visibilityFileName)
 	_, err := os.Stat(cfg.DatabaseName)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
+	created := errors.Is(err, os.ErrNotExist)
+	if err != nil && !created {
+		return nil, fmt.Errorf("check temporal visibility database: %w", err)
+	}
+	if created {
 		if err := sqliteschema.SetupSchema(cfg); err != nil {
 			_ = os.Remove(cfg.DatabaseName)
 			return nil, fmt.Errorf("set up temporal visibility schema: %w", err)
 		}
-		if err := copyVisibility(main.DatabaseName, cfg.DatabaseName); err != nil {
+	}
+	db, err := sql.Open("sqlite", "file:"+cfg.DatabaseName+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, fmt.Errorf("open temporal visibility database: %w", err)
+	}
+	defer func() { _ = db.Close() }()
+	if created {
+		if err := copyVisibility(db, main.DatabaseName, cfg.DatabaseName); err != nil {
+			_ = db.Close()
 			_ = os.Remove(cfg.DatabaseName)
 			return nil, err
 		}
-	case err != nil:
-		return nil, fmt.Errorf("check temporal visibility database: %w", err)
 	}
-	return cfg, trimVisibilityIndexes(cfg.DatabaseName)
+	return cfg, trimVisibilityIndexes(db)
 }
 
 // unusedVisibilityIndexes are indexes of the stock visibility schema that nothing here
@@ -63,12 +72,7 @@ var unusedVisibilityIndexes = []string{
 }
 
 // trimVisibilityIndexes drops unusedVisibilityIndexes; it is idempotent.
-func trimVisibilityIndexes(file string) error {
-	db, err := sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		return fmt.Errorf("open temporal visibility database: %w", err)
-	}
-	defer func() { _ = db.Close() }()
+func trimVisibilityIndexes(db *sql.DB) error {
 	for _, idx := range unusedVisibilityIndexes {
 		if _, err := db.Exec("DROP INDEX IF EXISTS " + idx); err != nil {
 			return fmt.Errorf("drop visibility index %s: %w", idx, err)
@@ -77,14 +81,10 @@ func trimVisibilityIndexes(file string) error {
 	return nil
 }
 
-// copyVisibility copies the visibility rows of the main file into the new visibility file.
+// copyVisibility copies the visibility rows of the main file into the new visibility file,
+// open as db.
 // In a main file that never held any (made by this version) it copies nothing.
-func copyVisibility(mainFile, visFile string) error {
-	db, err := sql.Open("sqlite", "file:"+visFile+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		return fmt.Errorf("open temporal visibility database: %w", err)
-	}
-	defer func() { _ = db.Close() }()
+func copyVisibility(db *sql.DB, mainFile, visFile string) error {
 	ctx := context.Background()
 	conn, err := db.Conn(ctx) // ATTACH holds for one connection only
 	if err != nil {
