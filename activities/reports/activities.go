@@ -322,6 +322,11 @@ func (a *Activities) redactEvidence(ctx context.Context, tenantID string, refs [
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("tenant AI settings: %w", err)
 	}
+	return a.redactEvidenceWith(ctx, tenantID, settings, refs)
+}
+
+// redactEvidenceWith is redactEvidence for a caller that has read the tenant's settings.
+func (a *Activities) redactEvidenceWith(ctx context.Context, tenantID string, settings store.AISettings, refs []store.EvidenceRef) (*redact.Session, []llm.Snippet, string, error) {
 	ids := make([]string, len(refs))
 	for i, r := range refs {
 		ids[i] = r.SnippetID
