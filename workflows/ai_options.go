@@ -33,13 +33,19 @@ func llmOptions(ctx workflow.Context, nonRetryable ...string) workflow.Context {
 	})
 }
 
+// budgetCallOptions is for calls to the tenant's budget workflow (reserve, settle,
+// release): they wait on a workflow, not a provider, so they are retried quickly.
+func budgetCallOptions(scheduleToClose time.Duration, nonRetryable ...string) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: scheduleToClose,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 1.5, MaximumInterval: 2 * time.Second,
+			NonRetryableErrorTypes: nonRetryable},
+	}
+}
+
 // budgetOptions is for reservations against the tenant's budget workflow.
 func budgetOptions(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 5 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 1.5, MaximumInterval: 2 * time.Second,
-			NonRetryableErrorTypes: []string{reports.ErrTypeBadConfig}},
-	})
+	return workflow.WithActivityOptions(ctx, budgetCallOptions(5*time.Minute, reports.ErrTypeBadConfig))
 }
 
 // reserve holds budget for a call against the tenant's budget workflow; false when the
@@ -56,10 +62,7 @@ func reserve(ctx workflow.Context, in reports.ReserveInput) (bool, error) {
 // settleOptions run on a disconnected context: a settle must land even when the job is
 // being canceled.
 func settleOptions(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(newDisconnected(ctx), workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 10 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 1.5, MaximumInterval: 2 * time.Second},
-	})
+	return workflow.WithActivityOptions(newDisconnected(ctx), budgetCallOptions(10*time.Minute))
 }
 
 // newDisconnected is a child of ctx that is not canceled with it.

@@ -432,10 +432,7 @@ func (r *report) releaseOpen(ctx workflow.Context) {
 		return
 	}
 	var a *reports.Activities
-	rctx := workflow.WithActivityOptions(newDisconnected(ctx), workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 5 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 1.5, MaximumInterval: 2 * time.Second},
-	})
+	rctx := workflow.WithActivityOptions(newDisconnected(ctx), budgetCallOptions(5*time.Minute))
 	var futures []workflow.Future
 	for _, id := range slices.Sorted(maps.Keys(r.open)) {
 		futures = append(futures, r.step(rctx, a.Release, reports.ReleaseInput{TenantID: r.in.TenantID, ReservationID: id}))

@@ -181,8 +181,7 @@ func (a *Activities) sendBudgetBatch(tenantID string, batch []*budgetCall) {
 	}
 	// The latest call's settings start the workflow if it is not running.
 	last := batch[len(batch)-1]
-	var res budget.BatchResult
-	err := a.updateBudget(ctx, tenantID, last.limit, last.tz, "batch/"+uuid.NewString(), budget.UpdateBatch, req, &res)
+	res, err := a.updateBudget(ctx, tenantID, last.limit, last.tz, req)
 	if err == nil && len(res.Items) != len(batch) {
 		err = fmt.Errorf("budget batch: %d answers for %d calls", len(res.Items), len(batch))
 	}
@@ -322,6 +321,11 @@ func (a *Activities) redactEvidence(ctx context.Context, tenantID string, refs [
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("tenant AI settings: %w", err)
 	}
+	return a.redactEvidenceWith(ctx, tenantID, settings, refs)
+}
+
+// redactEvidenceWith is redactEvidence for a caller that has read the tenant's settings.
+func (a *Activities) redactEvidenceWith(ctx context.Context, tenantID string, settings store.AISettings, refs []store.EvidenceRef) (*redact.Session, []llm.Snippet, string, error) {
 	ids := make([]string, len(refs))
 	for i, r := range refs {
 		ids[i] = r.SnippetID
@@ -469,13 +473,15 @@ func (a *Activities) budgetSettings(ctx context.Context, tenantID string) (int64
 	return limit, tz, nil
 }
 
-// updateBudget sends one update to the tenant's budget workflow, starting it if needed.
-func (a *Activities) updateBudget(ctx context.Context, tenantID string, limit int64, tz, updateID, name string, arg, out any) error {
+// updateBudget sends one batch update to the tenant's budget workflow, starting it if needed.
+func (a *Activities) updateBudget(ctx context.Context, tenantID string, limit int64, tz string, req budget.BatchRequest) (budget.BatchResult, error) {
+	const name = budget.UpdateBatch
+	var out budget.BatchResult
 	update := client.UpdateWorkflowOptions{
 		WorkflowID:   budget.WorkflowID(tenantID),
-		UpdateID:     updateID,
+		UpdateID:     "batch/" + uuid.NewString(),
 		UpdateName:   name,
-		Args:         []any{arg},
+		Args:         []any{req},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	}
 	// Almost always the tenant's budget workflow is running and a plain update reaches it;
@@ -498,16 +504,16 @@ func (a *Activities) updateBudget(ctx context.Context, tenantID string, limit in
 		h, err = a.Client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{StartWorkflowOperation: start, UpdateOptions: update})
 	}
 	if err != nil {
-		return fmt.Errorf("budget %s: %w", name, err)
+		return out, fmt.Errorf("budget %s: %w", name, err)
 	}
-	if err := h.Get(ctx, out); err != nil {
+	if err := h.Get(ctx, &out); err != nil {
 		var app *temporal.ApplicationError
 		if errors.As(err, &app) && app.Type() == ErrTypeBadConfig {
-			return temporal.NewNonRetryableApplicationError(app.Error(), ErrTypeBadConfig, err)
+			return out, temporal.NewNonRetryableApplicationError(app.Error(), ErrTypeBadConfig, err)
 		}
-		return fmt.Errorf("budget %s: %w", name, err)
+		return out, fmt.Errorf("budget %s: %w", name, err)
 	}
-	return nil
+	return out, nil
 }
 
 // WriteInput is one LLM call for a section.

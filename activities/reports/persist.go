@@ -69,7 +69,7 @@ func (a *Activities) PersistReport(ctx context.Context, in PersistInput) (Persis
 	if settings.RestoreNames != nil {
 		restore = *settings.RestoreNames
 	}
-	sess, snippets, fp, err := a.redactEvidence(ctx, in.TenantID, in.Evidence)
+	sess, snippets, fp, err := a.redactEvidenceWith(ctx, in.TenantID, settings, in.Evidence)
 	if err != nil {
 		return PersistResult{}, err
 	}

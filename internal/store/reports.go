@@ -312,30 +312,31 @@ func (s *Store) SaveReport(ctx context.Context, r Report) (bool, error) {
 	if tag.RowsAffected() == 0 {
 		return false, nil
 	}
+	// Sections and citations go in one round trip, not one per row.
+	b := &pgx.Batch{}
 	for i, sec := range r.Sections {
 		paras, _ := json.Marshal(sec.Paragraphs)
 		problems := sec.Problems
 		if problems == nil {
 			problems = []string{}
 		}
-		if _, err := tx.Exec(ctx, `
+		b.Queue(`
 			INSERT INTO report_sections (report_id, section, position, status, paragraphs, model, prompt_version,
 				attempts, tokens_in, tokens_out, cost_micros, duration_ms, coverage, problems)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 			r.ID, sec.Section, i, sec.Status, paras, sec.Model, sec.PromptVersion, sec.Attempts,
-			sec.TokensIn, sec.TokensOut, sec.CostMicros, sec.DurationMS, sec.Coverage, problems); err != nil {
-			return false, err
-		}
+			sec.TokensIn, sec.TokensOut, sec.CostMicros, sec.DurationMS, sec.Coverage, problems)
 		for pi, p := range sec.Paragraphs {
 			for _, c := range p.Citations {
-				if _, err := tx.Exec(ctx, `
+				b.Queue(`
 					INSERT INTO report_citations (report_id, section, paragraph, tenant_id, snippet_id, quote)
 					VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-					r.ID, sec.Section, pi, r.TenantID, c.SnippetID, c.Quote); err != nil {
-					return false, err
-				}
+					r.ID, sec.Section, pi, r.TenantID, c.SnippetID, c.Quote)
 			}
 		}
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return false, err
 	}
 	return true, tx.Commit(ctx)
 }
