@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	analyticsact "github.com/impactflow/impactflow/activities/analytics"
 	"github.com/impactflow/impactflow/internal/analytics"
+	"github.com/impactflow/impactflow/internal/ingest"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/temporal"
 	"github.com/impactflow/impactflow/workflows"
@@ -35,9 +37,6 @@ const (
 
 // maxPoints bounds a trend's series per granularity: a finer one over a longer period is a 400.
 var maxPoints = map[analytics.Granularity]int{analytics.Day: 366, analytics.Week: 260, analytics.Month: 120}
-
-var eventKinds = map[string]bool{"signup": true, "session_started": true, "session_completed": true,
-	"volunteer_hours": true, "outcome_measured": true, "donation": true}
 
 // analyticsAnswer runs one analytics query for the caller's tenant: budget, cache, query.
 func (s *Server) analyticsAnswer(c *gin.Context, endpoint string, params any, query func(ctx context.Context) (any, error)) {
@@ -268,8 +267,8 @@ func (s *Server) analyticsFunnels(c *gin.Context) {
 	}
 	seen := map[string]bool{}
 	for _, st := range steps {
-		if !eventKinds[st] || seen[st] {
-			s.fail(c, badRequest("steps", "steps must be distinct event kinds: signup, session_started, session_completed, volunteer_hours, outcome_measured, donation"))
+		if !slices.Contains(ingest.EventKinds, st) || seen[st] {
+			s.fail(c, badRequest("steps", "steps must be distinct event kinds: %s", strings.Join(ingest.EventKinds, ", ")))
 			return
 		}
 		seen[st] = true

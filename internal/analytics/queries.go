@@ -332,9 +332,8 @@ func (db *DB) cohortsFromEvents(ctx context.Context, q CohortQuery) ([]CohortFig
 	}
 	exprs := make([]string, len(q.Metrics))
 	for i, m := range q.Metrics {
-		exprs[i] = "toFloat64(" + m.agg("countIf("+strings.ReplaceAll(m.kindFilter(), "kind", "e.kind")+")",
-			"sumIf(e.value, "+strings.ReplaceAll(m.kindFilter(), "kind", "e.kind")+")",
-			"uniqExactIf(e.participant_id, "+strings.ReplaceAll(m.kindFilter(), "kind", "e.kind")+")") + ")"
+		f := strings.ReplaceAll(m.kindFilter(), "kind", "e.kind")
+		exprs[i] = "toFloat64(" + m.agg("countIf("+f+")", "sumIf(e.value, "+f+")", "uniqExactIf(e.participant_id, "+f+")") + ")"
 	}
 	sql := "SELECT " + col + " AS c, " + strings.Join(exprs, ", ") +
 		" FROM impactflow.events_live AS e" +

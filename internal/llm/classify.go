@@ -53,17 +53,8 @@ type ClassifyRequest struct {
 }
 
 // ClassifyResponse is the model's raw answer (a JSON document, checked with
-// CheckClassification) and what it cost.
-type ClassifyResponse struct {
-	Text          string        `json:"text"`
-	Model         string        `json:"model"`
-	PromptVersion string        `json:"prompt_version"`
-	TokensIn      int           `json:"tokens_in"`
-	TokensOut     int           `json:"tokens_out"`
-	CostMicros    int64         `json:"cost_micros"`
-	Offline       bool          `json:"offline"`
-	Duration      time.Duration `json:"duration"`
-}
+// CheckClassification) and what it cost: the same fields as a written section's Response.
+type ClassifyResponse = Response
 
 // Classifier labels evidence snippets with outcome dimensions.
 type Classifier interface {
@@ -186,13 +177,12 @@ func (w *OpenAI) Classify(ctx context.Context, req ClassifyRequest) (ClassifyRes
 		return ClassifyResponse{}, &ProviderError{Status: http.StatusBadRequest, Message: "no snippets to classify"}
 	}
 	system, user := ClassifyMessages(req)
-	resp, err := w.complete(ctx, openai.ChatCompletionRequest{
+	return w.complete(ctx, openai.ChatCompletionRequest{
 		Model:          req.Model,
 		MaxTokens:      req.MaxTokens,
 		Temperature:    0,
 		ResponseFormat: &openai.ChatCompletionResponseFormat{Type: openai.ChatCompletionResponseFormatTypeJSONObject},
 	}, system, user, ClassifyPromptVersion)
-	return ClassifyResponse(resp), err
 }
 
 // OfflineClassifierModel is the model name the offline classifier records on the snippets

@@ -74,17 +74,9 @@ WHERE dimension = 'all' OR known = 1;
 
 -- The same figures by month (day is the month's first day): a cohort query over a long
 -- period merges whole months here and only the partial months' days from cohort_daily.
--- Refreshed from cohort_daily, after it.
-CREATE TABLE IF NOT EXISTS impactflow.cohort_monthly (
-    tenant_id    LowCardinality(String),
-    dimension    LowCardinality(String),
-    value        String,
-    kind         LowCardinality(String),
-    day          Date,
-    events       UInt64,
-    value_sum    Float64,
-    participants AggregateFunction(groupBitmap, UInt32)
-) ENGINE = MergeTree
+-- Refreshed from cohort_daily, after it; its columns are cohort_daily's.
+CREATE TABLE IF NOT EXISTS impactflow.cohort_monthly AS impactflow.cohort_daily
+ENGINE = MergeTree
 ORDER BY (tenant_id, dimension, kind, value, day)
 SETTINGS index_granularity = 8, index_granularity_bytes = 1048576;
 
