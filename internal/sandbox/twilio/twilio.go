@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -56,10 +57,8 @@ func fail(w http.ResponseWriter, status, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"code": code, "message": msg, "status": status,
-		"more_info": "https://www.twilio.com/docs/errors/" + itoa(code)})
+		"more_info": "https://www.twilio.com/docs/errors/" + strconv.Itoa(code)})
 }
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 // ServeHTTP answers POST /2010-04-01/Accounts/{sid}/Messages.json.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
