@@ -233,19 +233,7 @@ func (s *Server) listSchedules(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"schedules": out})
 }
 
-func (s *Server) getSchedule(c *gin.Context) {
-	sc, err := s.store.Schedule(c.Request.Context(), mustPrincipal(c).TenantID, c.Param("id"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	v, err := s.describeSchedule(c, sc)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, v)
-}
+func (s *Server) getSchedule(c *gin.Context) { s.scheduleOp(c, nil) }
 
 func (s *Server) pauseSchedule(c *gin.Context) {
 	s.scheduleOp(c, func(h client.ScheduleHandle) error {
@@ -265,16 +253,18 @@ func (s *Server) triggerSchedule(c *gin.Context) {
 	})
 }
 
-// scheduleOp applies op to one of the tenant's schedules and answers with its state.
+// scheduleOp applies op (when not nil) to one of the tenant's schedules and answers with its state.
 func (s *Server) scheduleOp(c *gin.Context, op func(client.ScheduleHandle) error) {
 	sc, err := s.store.Schedule(c.Request.Context(), mustPrincipal(c).TenantID, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	if err := op(s.temporal.ScheduleClient().GetHandle(c.Request.Context(), sc.ID)); err != nil {
-		s.fail(c, err)
-		return
+	if op != nil {
+		if err := op(s.temporal.ScheduleClient().GetHandle(c.Request.Context(), sc.ID)); err != nil {
+			s.fail(c, err)
+			return
+		}
 	}
 	v, err := s.describeSchedule(c, sc)
 	if err != nil {

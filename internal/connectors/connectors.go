@@ -12,9 +12,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/impactflow/impactflow/internal/retryafter"
 )
 
 // Partner names a CSR platform.
@@ -147,7 +148,7 @@ func statusError(p Partner, resp *http.Response, msg string) *Error {
 	switch code := resp.StatusCode; {
 	case code == http.StatusTooManyRequests:
 		e.Retryable, e.Kind = true, "rate_limited"
-		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"))
+		e.RetryAfter = retryafter.Parse(resp.Header.Get("Retry-After"), time.Now())
 	case code == http.StatusRequestTimeout || code >= 500:
 		e.Retryable, e.Kind = true, "server"
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
@@ -159,22 +160,6 @@ func statusError(p Partner, resp *http.Response, msg string) *Error {
 		e.Message = http.StatusText(resp.StatusCode)
 	}
 	return e
-}
-
-// retryAfter reads Retry-After as seconds or an HTTP date; 0 when absent or unreadable.
-func retryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
 }
 
 // maxErrorBody bounds how much of an error response is read for the partner's message.

@@ -141,13 +141,3 @@ func TestPrices(t *testing.T) {
 		t.Error("want an error")
 	}
 }
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if d := parseRetryAfter("7", now); d != 7*time.Second {
-		t.Error(d)
-	}
-	if d := parseRetryAfter("Thu, 01 Jan 2026 00:00:30 GMT", now); d != 30*time.Second {
-		t.Error(d)
-	}
-}

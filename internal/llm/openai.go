@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	openai "github.com/sashabaranov/go-openai"
+
+	"github.com/impactflow/impactflow/internal/retryafter"
 )
 
 // OpenAI writes sections with a model behind an OpenAI-compatible chat completions API.
@@ -126,22 +127,7 @@ func (d retryAfterDoer) Do(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	if slot, ok := req.Context().Value(retryAfterKey{}).(*atomic.Int64); ok {
-		slot.Store(int64(parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())))
+		slot.Store(int64(retryafter.Parse(resp.Header.Get("Retry-After"), time.Now())))
 	}
 	return resp, nil
-}
-
-// parseRetryAfter reads delay-seconds or an HTTP date (RFC 9110 10.2.3).
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

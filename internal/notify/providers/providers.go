@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/impactflow/impactflow/internal/retryafter"
 )
 
 // Channels.
@@ -85,12 +87,9 @@ func classify(provider string, status int, retryAfter string, body []byte) *Erro
 	if len(msg) > 300 {
 		msg = msg[:300] + "…"
 	}
-	e := &Error{Provider: provider, StatusCode: status, Message: msg,
-		Retryable: status == http.StatusTooManyRequests || status >= 500 || status == http.StatusRequestTimeout}
-	if d, err := time.ParseDuration(retryAfter + "s"); err == nil && retryAfter != "" {
-		e.RetryAfter = d
-	}
-	return e
+	return &Error{Provider: provider, StatusCode: status, Message: msg,
+		Retryable:  status == http.StatusTooManyRequests || status >= 500 || status == http.StatusRequestTimeout,
+		RetryAfter: retryafter.Parse(retryAfter, time.Now())}
 }
 
 func networkError(provider string, err error) *Error {

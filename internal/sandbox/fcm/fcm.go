@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/impactflow/impactflow/internal/sandbox"
 )
 
 // Scope is the scope a token must carry to send.
@@ -39,11 +41,11 @@ type Server struct {
 	ClientEmail string
 	key         *rsa.PrivateKey
 	tokenURL    string
+	failures    sandbox.Failures
 
 	mu       sync.Mutex
 	tokens   map[string]time.Time
 	messages []Message
-	failures []int
 	issued   int
 }
 
@@ -73,9 +75,7 @@ func (s *Server) ServiceAccountJSON() []byte {
 
 // FailNext makes the next valid sends answer these statuses, in order.
 func (s *Server) FailNext(statuses ...int) {
-	s.mu.Lock()
-	s.failures = append(s.failures, statuses...)
-	s.mu.Unlock()
+	s.failures.Add(statuses...)
 }
 
 // Messages returns the accepted messages.
@@ -241,17 +241,14 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		googleError(w, http.StatusNotFound, "NOT_FOUND", "Requested entity was not found.")
 		return
 	}
-	s.mu.Lock()
-	if len(s.failures) > 0 {
-		status := s.failures[0]
-		s.failures = s.failures[1:]
-		s.mu.Unlock()
+	if status, ok := s.failures.Next(); ok {
 		googleError(w, status, "UNAVAILABLE", "injected failure")
 		return
 	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	name := "projects/" + s.ProjectID + "/messages/0:" + hex.EncodeToString(b)
+	s.mu.Lock()
 	s.messages = append(s.messages, Message{Name: name, Token: m.Token, Notification: m.Notification, Data: m.Data})
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/impactflow/impactflow/internal/sandbox"
 )
 
 // maxBody is SendGrid's limit on a mail/send request.
@@ -78,11 +80,11 @@ type Accepted struct {
 
 // Server is the sandbox.
 type Server struct {
-	apiKey string
+	apiKey   string
+	failures sandbox.Failures
 
 	mu       sync.Mutex
 	accepted []Accepted
-	failures []int // statuses to answer to the next requests, in order
 	requests atomic.Int64
 }
 
@@ -91,9 +93,7 @@ func New(apiKey string) *Server { return &Server{apiKey: apiKey} }
 
 // FailNext makes the next len(statuses) valid requests answer these statuses instead.
 func (s *Server) FailNext(statuses ...int) {
-	s.mu.Lock()
-	s.failures = append(s.failures, statuses...)
-	s.mu.Unlock()
+	s.failures.Add(statuses...)
 }
 
 // Accepted returns the messages accepted so far.
@@ -109,8 +109,9 @@ func (s *Server) Requests() int64 { return s.requests.Load() }
 // Reset forgets accepted messages and pending failures.
 func (s *Server) Reset() {
 	s.mu.Lock()
-	s.accepted, s.failures = nil, nil
+	s.accepted = nil
 	s.mu.Unlock()
+	s.failures.Reset()
 }
 
 // APIError is one entry of SendGrid's error answer.
@@ -170,11 +171,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusBadRequest, errs...)
 		return
 	}
-	s.mu.Lock()
-	if len(s.failures) > 0 {
-		status := s.failures[0]
-		s.failures = s.failures[1:]
-		s.mu.Unlock()
+	if status, ok := s.failures.Next(); ok {
 		if status == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", "1")
 		}
@@ -182,6 +179,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := messageID()
+	s.mu.Lock()
 	s.accepted = append(s.accepted, Accepted{MessageID: id, Mail: m})
 	s.mu.Unlock()
 	w.Header().Set("X-Message-Id", id)

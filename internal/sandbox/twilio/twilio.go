@@ -10,9 +10,12 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/impactflow/impactflow/internal/sandbox"
 )
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
@@ -27,10 +30,10 @@ type Message struct {
 // Server is the sandbox for one account.
 type Server struct {
 	accountSID, authToken string
+	failures              sandbox.Failures
 
 	mu       sync.Mutex
 	messages []Message
-	failures []int
 }
 
 // New returns a sandbox for the account.
@@ -40,9 +43,7 @@ func New(accountSID, authToken string) *Server {
 
 // FailNext makes the next valid requests answer these statuses, in order.
 func (s *Server) FailNext(statuses ...int) {
-	s.mu.Lock()
-	s.failures = append(s.failures, statuses...)
-	s.mu.Unlock()
+	s.failures.Add(statuses...)
 }
 
 // Messages returns the accepted messages.
@@ -56,10 +57,8 @@ func fail(w http.ResponseWriter, status, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"code": code, "message": msg, "status": status,
-		"more_info": "https://www.twilio.com/docs/errors/" + itoa(code)})
+		"more_info": "https://www.twilio.com/docs/errors/" + strconv.Itoa(code)})
 }
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 // ServeHTTP answers POST /2010-04-01/Accounts/{sid}/Messages.json.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -107,17 +106,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, 21617, "The concatenated message body exceeds the 1600 character limit.")
 		return
 	}
-	s.mu.Lock()
-	if len(s.failures) > 0 {
-		status := s.failures[0]
-		s.failures = s.failures[1:]
-		s.mu.Unlock()
+	if status, ok := s.failures.Next(); ok {
 		fail(w, status, 20500, "injected failure")
 		return
 	}
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	m := Message{SID: "SM" + hex.EncodeToString(b), To: f.Get("To"), From: f.Get("From"), Body: f.Get("Body"), StatusCallback: f.Get("StatusCallback")}
+	s.mu.Lock()
 	s.messages = append(s.messages, m)
 	s.mu.Unlock()
 	now := time.Now().UTC().Format(time.RFC1123Z)
