@@ -71,9 +71,12 @@ type Service struct {
 	dc        converter.DataConverter
 
 	// Status reads are cached for a moment: a UI polling hundreds of jobs must not become
-	// hundreds of describe calls a second. Closed runs never change, so their result is kept.
-	ttl     time.Duration
-	mu      sync.Mutex
+	// hundreds of describe calls a second. Closed runs never change, so their result is kept;
+	// a closed job changes only by a reset, so its status is re-read behind the readers (see
+	// get) instead of in front of them.
+	ttl       time.Duration
+	closedTTL time.Duration
+	mu        sync.Mutex
 	recent  map[string]cachedJob
 	closed  map[string]closedRun // by run ID
 	flights singleflight.Group
@@ -84,6 +87,10 @@ type cachedJob struct {
 	job    Job
 	tenant string
 	at     time.Time
+	// body is job encoded as JSON, once per read from Temporal rather than once per request.
+	body []byte
+	// refreshing is set while a background re-read of this closed job is under way.
+	refreshing bool
 }
 
 type closedRun struct {
@@ -102,11 +109,18 @@ type CacheStats struct {
 // maxCached bounds each cache; past it the cache is emptied, which is rare and harmless.
 const maxCached = 50000
 
+// closedJobTTL is how long a closed job's status is served without a read from Temporal.
+// Past half of it, a read is started in the background and the cached answer served on;
+// past all of it (nobody asked for a while), the reader waits for a fresh one. A reset
+// through this process shows at once; one made elsewhere (another API process, the
+// Temporal CLI) within closedJobTTL.
+const closedJobTTL = 4 * time.Second
+
 // NewService returns a Service on the client's namespace.
 func NewService(c client.Client, namespace string) *Service {
 	return &Service{
 		client: c, namespace: namespace, dc: converter.GetDefaultDataConverter(),
-		ttl: time.Second, recent: map[string]cachedJob{}, closed: map[string]closedRun{},
+		ttl: time.Second, closedTTL: closedJobTTL, recent: map[string]cachedJob{}, closed: map[string]closedRun{},
 	}
 }
 
@@ -161,49 +175,98 @@ func (s *Service) Start(ctx context.Context, tenantID, id string, opts StartOpti
 	return Job{ID: id, Kind: kind, Status: StatusQueued, CreatedAt: now, RunID: run.GetRunID(), Links: LinksFor(id)}, nil
 }
 
-// Get returns the tenant's job, served from a cache at most a second old.
+// Get returns the tenant's job: an open job's status at most a second old, a closed
+// job's at most closedJobTTL.
 func (s *Service) Get(ctx context.Context, tenantID, id string) (Job, error) {
+	c, err := s.get(ctx, tenantID, id)
+	return c.job, err
+}
+
+// GetJSON is Get's job encoded as JSON.
+func (s *Service) GetJSON(ctx context.Context, tenantID, id string) ([]byte, error) {
+	c, err := s.get(ctx, tenantID, id)
+	return c.body, err
+}
+
+func (s *Service) get(ctx context.Context, tenantID, id string) (cachedJob, error) {
+	now := time.Now()
 	s.mu.Lock()
 	c, ok := s.recent[id]
-	if ok && time.Since(c.at) < s.ttl {
+	age := now.Sub(c.at)
+	closed := ok && c.job.Status.Closed()
+	if ok && (age < s.ttl || closed && age < s.closedTTL) {
 		s.stats.Hits++
-		s.mu.Unlock()
-		if c.tenant != tenantID {
-			return Job{}, ErrNotFound
+		refresh := closed && age >= s.closedTTL/2 && !c.refreshing
+		if refresh {
+			c.refreshing = true
+			s.recent[id] = c
 		}
-		return c.job, nil
+		s.mu.Unlock()
+		if refresh {
+			go s.refresh(id)
+		}
+		if c.tenant != tenantID {
+			return cachedJob{}, ErrNotFound
+		}
+		return c, nil
 	}
 	s.stats.Misses++
 	s.mu.Unlock()
-	return s.fresh(ctx, tenantID, id)
+	return s.freshEntry(ctx, tenantID, id)
+}
+
+// refresh re-reads a closed job behind its readers. When the read fails the entry goes,
+// so that the next reader reads (and answers with the failure) itself.
+func (s *Service) refresh(id string) {
+	if _, err := s.read(context.Background(), id); err != nil {
+		s.forget(id)
+	}
 }
 
 // fresh reads the job from Temporal, sharing one read among concurrent callers.
 func (s *Service) fresh(ctx context.Context, tenantID, id string) (Job, error) {
+	c, err := s.freshEntry(ctx, tenantID, id)
+	return c.job, err
+}
+
+func (s *Service) freshEntry(ctx context.Context, tenantID, id string) (cachedJob, error) {
 	if _, ok := KindOf(id); !ok {
-		return Job{}, ErrNotFound
+		return cachedJob{}, ErrNotFound
 	}
+	c, err := s.read(ctx, id)
+	if err != nil {
+		return cachedJob{}, err
+	}
+	if c.tenant != tenantID {
+		return cachedJob{}, ErrNotFound
+	}
+	return c, nil
+}
+
+// read loads the job from Temporal into the cache, whoever the tenant.
+func (s *Service) read(ctx context.Context, id string) (cachedJob, error) {
 	v, err, _ := s.flights.Do(id, func() (any, error) {
 		job, tenant, err := s.load(context.WithoutCancel(ctx), id)
 		if err != nil {
 			return nil, err
 		}
+		body, err := json.Marshal(job)
+		if err != nil {
+			return nil, fmt.Errorf("encode job: %w", err)
+		}
+		c := cachedJob{job: job, tenant: tenant, at: time.Now(), body: body}
 		s.mu.Lock()
 		if len(s.recent) >= maxCached {
 			clear(s.recent)
 		}
-		s.recent[id] = cachedJob{job: job, tenant: tenant, at: time.Now()}
+		s.recent[id] = c
 		s.mu.Unlock()
-		return cachedJob{job: job, tenant: tenant}, nil
+		return c, nil
 	})
 	if err != nil {
-		return Job{}, err
+		return cachedJob{}, err
 	}
-	c := v.(cachedJob)
-	if c.tenant != tenantID {
-		return Job{}, ErrNotFound
-	}
-	return c.job, nil
+	return v.(cachedJob), nil
 }
 
 func (s *Service) forget(id string) {
