@@ -72,11 +72,10 @@ type Service struct {
 
 	// Status reads are cached for a moment: a UI polling hundreds of jobs must not become
 	// hundreds of describe calls a second. Closed runs never change, so their result is kept;
-	// a closed job changes only by a reset, so its status is re-read behind the readers (see
-	// get) instead of in front of them.
-	ttl       time.Duration
-	closedTTL time.Duration
-	mu        sync.Mutex
+	// a closed job changes only by a reset, so a status poll of one is answered from the
+	// cache and re-read behind it (see GetJSON).
+	ttl     time.Duration
+	mu      sync.Mutex
 	recent  map[string]cachedJob
 	closed  map[string]closedRun // by run ID
 	flights singleflight.Group
@@ -109,10 +108,10 @@ type CacheStats struct {
 // maxCached bounds each cache; past it the cache is emptied, which is rare and harmless.
 const maxCached = 50000
 
-// closedJobTTL is how long a closed job's status is served without a read from Temporal.
-// Past half of it, a read is started in the background and the cached answer served on;
-// past all of it (nobody asked for a while), the reader waits for a fresh one. A reset
-// through this process shows at once; one made elsewhere (another API process, the
+// closedJobTTL is how long a status poll (GetJSON) is answered with a closed job's cached
+// status. Past half of it, a read is started in the background and the cached answer
+// served on; past all of it (nobody asked for a while), the poll waits for a fresh one. A
+// reset through this Service shows at once; one made elsewhere (another process, the
 // Temporal CLI) within closedJobTTL.
 const closedJobTTL = 4 * time.Second
 
@@ -120,7 +119,7 @@ const closedJobTTL = 4 * time.Second
 func NewService(c client.Client, namespace string) *Service {
 	return &Service{
 		client: c, namespace: namespace, dc: converter.GetDefaultDataConverter(),
-		ttl: time.Second, closedTTL: closedJobTTL, recent: map[string]cachedJob{}, closed: map[string]closedRun{},
+		ttl: time.Second, recent: map[string]cachedJob{}, closed: map[string]closedRun{},
 	}
 }
 
@@ -175,28 +174,31 @@ func (s *Service) Start(ctx context.Context, tenantID, id string, opts StartOpti
 	return Job{ID: id, Kind: kind, Status: StatusQueued, CreatedAt: now, RunID: run.GetRunID(), Links: LinksFor(id)}, nil
 }
 
-// Get returns the tenant's job: an open job's status at most a second old, a closed
-// job's at most closedJobTTL.
+// Get returns the tenant's job, served from a cache at most a second old: what callers
+// that act on the status (a replay refuses a running job) read.
 func (s *Service) Get(ctx context.Context, tenantID, id string) (Job, error) {
-	c, err := s.get(ctx, tenantID, id)
+	c, err := s.get(ctx, tenantID, id, false)
 	return c.job, err
 }
 
-// GetJSON is Get's job encoded as JSON.
+// GetJSON is the tenant's job encoded as JSON, for status polls: an open job's status at
+// most a second old, a closed job's at most closedJobTTL (see closedJobTTL).
 func (s *Service) GetJSON(ctx context.Context, tenantID, id string) ([]byte, error) {
-	c, err := s.get(ctx, tenantID, id)
+	c, err := s.get(ctx, tenantID, id, true)
 	return c.body, err
 }
 
-func (s *Service) get(ctx context.Context, tenantID, id string) (cachedJob, error) {
+// get serves the cached job when it is fresh enough; with closedStale, a closed job up to
+// closedJobTTL old, re-read behind the caller past half of that.
+func (s *Service) get(ctx context.Context, tenantID, id string, closedStale bool) (cachedJob, error) {
 	now := time.Now()
 	s.mu.Lock()
 	c, ok := s.recent[id]
 	age := now.Sub(c.at)
-	closed := ok && c.job.Status.Closed()
-	if ok && (age < s.ttl || closed && age < s.closedTTL) {
+	stale := ok && closedStale && c.job.Status.Closed()
+	if ok && (age < s.ttl || stale && age < closedJobTTL) {
 		s.stats.Hits++
-		refresh := closed && age >= s.closedTTL/2 && !c.refreshing
+		refresh := stale && age >= closedJobTTL/2 && !c.refreshing
 		if refresh {
 			c.refreshing = true
 			s.recent[id] = c

@@ -102,7 +102,7 @@ func (s *Service) age(id string, d time.Duration) {
 	s.recent[id] = c
 }
 
-func TestClosedJobIsReReadBehindItsReaders(t *testing.T) {
+func TestClosedJobIsReReadBehindItsPolls(t *testing.T) {
 	ctx := context.Background()
 	fake := &fakeTemporal{status: enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED}
 	s := NewService(fake, "default")
@@ -120,14 +120,15 @@ func TestClosedJobIsReReadBehindItsReaders(t *testing.T) {
 		t.Fatalf("another tenant's read from the cache: %v, want ErrNotFound", err)
 	}
 
-	// Reset elsewhere: the job runs again. Past half its TTL, a read still answers from the
-	// cache at once (the describe is held) and starts one read behind it.
+	// Reset elsewhere: the job runs again. Past half its TTL, a status poll still answers
+	// from the cache at once (the describe is held) and starts one read behind it.
 	gate := make(chan struct{})
 	fake.set(enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, gate)
 	s.age(id, closedJobTTL*3/4)
+	cached, _ := json.Marshal(job)
 	for range 3 {
-		if job, err := s.Get(ctx, "acme", id); err != nil || job.Status != StatusCompleted {
-			t.Fatalf("read while the re-read is held: %+v, %v; want the cached completed job", job, err)
+		if body, err := s.GetJSON(ctx, "acme", id); err != nil || string(body) != string(cached) {
+			t.Fatalf("poll while the re-read is held: %s, %v; want the cached completed job", body, err)
 		}
 	}
 	waitFor(t, func() bool { return fake.calls() == 2 })
@@ -137,10 +138,22 @@ func TestClosedJobIsReReadBehindItsReaders(t *testing.T) {
 		return err == nil && job.Status == StatusRunning
 	})
 	if n := fake.calls(); n != 2 {
-		t.Fatalf("%d describes, want 2: one read behind the readers, then the open job's cache", n)
+		t.Fatalf("%d describes, want 2: one read behind the polls, then the open job's cache", n)
 	}
 
-	// A closed job nobody read for closedJobTTL is read before answering.
+	// Get, which callers act on, reads a closed job more than a second old before answering.
+	fake.set(enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, nil)
+	s.forget(id)
+	if _, err := s.Get(ctx, "acme", id); err != nil {
+		t.Fatal(err)
+	}
+	fake.set(enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil)
+	s.age(id, 2*time.Second)
+	if job, err := s.Get(ctx, "acme", id); err != nil || job.Status != StatusRunning {
+		t.Fatalf("Get of a closed job 2s old: %+v, %v; want the fresh running status", job, err)
+	}
+
+	// A closed job nobody polled for closedJobTTL is read before answering the poll.
 	fake.set(enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, nil)
 	s.forget(id)
 	if _, err := s.Get(ctx, "acme", id); err != nil {
@@ -148,8 +161,10 @@ func TestClosedJobIsReReadBehindItsReaders(t *testing.T) {
 	}
 	fake.set(enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, nil)
 	s.age(id, closedJobTTL)
-	if job, err := s.Get(ctx, "acme", id); err != nil || job.Status != StatusFailed {
-		t.Fatalf("read of a long-unread closed job: %+v, %v; want the fresh failed status", job, err)
+	body, err = s.GetJSON(ctx, "acme", id)
+	var polled Job
+	if err != nil || json.Unmarshal(body, &polled) != nil || polled.Status != StatusFailed {
+		t.Fatalf("poll of a long-unpolled closed job: %s, %v; want the fresh failed status", body, err)
 	}
 }
 
