@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/impactflow/impactflow/api"
 	"github.com/impactflow/impactflow/internal/ingest"
 	"github.com/impactflow/impactflow/internal/jobs"
+	"github.com/impactflow/impactflow/internal/store"
 	"github.com/impactflow/impactflow/workflows"
 )
 
@@ -61,6 +63,29 @@ func TestAPIKeyLifecycle(t *testing.T) {
 	bad := postJSON(t, "/v1/api-keys", admin, map[string]any{"name": "x", "role": "root"})
 	if bad.Status != http.StatusBadRequest || bad.errorField() != "role" {
 		t.Errorf("bad role: %d %s", bad.Status, bad.Raw)
+	}
+}
+
+// TestKeyRevokedElsewhereStopsWithinTheCacheTTL revokes a key behind this API's back, as
+// another API process would: the cached key must stop authenticating within KeyCacheTTL.
+func TestKeyRevokedElsewhereStopsWithinTheCacheTTL(t *testing.T) {
+	secret := store.NewKeySecret()
+	k, err := env.store.CreateAPIKey(context.Background(), "acme", "revoked elsewhere", store.RoleViewer, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if me := getJSON(t, "/v1/me", secret); me.Status != http.StatusOK {
+		t.Fatalf("new key rejected: %d", me.Status)
+	}
+	if _, err := env.store.RevokeAPIKey(context.Background(), "acme", k.ID); err != nil {
+		t.Fatal(err)
+	}
+	revoked := time.Now()
+	for getJSON(t, "/v1/me", secret).Status != http.StatusUnauthorized {
+		if time.Since(revoked) > api.KeyCacheTTL+time.Second {
+			t.Fatalf("the revoked key still works %s after the revocation", time.Since(revoked).Round(time.Millisecond))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -184,7 +184,12 @@ func (s *Server) listDeliveries(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, page)
+	body, err := deliveryPageJSON(page)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Data(http.StatusOK, jsonContentType, body)
 }
 
 // timeParam reads an RFC 3339 time or a date (midnight UTC); zero when absent.

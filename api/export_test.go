@@ -7,3 +7,6 @@ func Routes(d Deps) gin.RoutesInfo {
 	s := &Server{metrics: d.Metrics, keys: newKeyCache()}
 	return s.engine().Routes()
 }
+
+// KeyCacheTTL bounds how long a key revoked elsewhere still authenticates here.
+const KeyCacheTTL = keyCacheTTL

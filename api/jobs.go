@@ -22,24 +22,32 @@ const (
 
 func (s *Server) getJob(c *gin.Context) {
 	tenant, id := mustPrincipal(c).TenantID, c.Param("id")
-	var job jobs.Job
-	var err error
-	if w := c.Query("wait"); w != "" {
-		d, perr := time.ParseDuration(w)
-		if perr != nil || d < 0 || d > maxWait {
-			s.fail(c, badRequest("wait", "wait must be a duration between 0s and %s, e.g. 20s", maxWait))
+	w := c.Query("wait")
+	if w == "" {
+		// The status poll: the job as the service cached it, already encoded.
+		body, err := s.jobs.GetJSON(c.Request.Context(), tenant, id)
+		if err != nil {
+			s.fail(c, err)
 			return
 		}
-		job, err = s.jobs.Wait(c.Request.Context(), tenant, id, d)
-	} else {
-		job, err = s.jobs.Get(c.Request.Context(), tenant, id)
+		c.Data(http.StatusOK, jsonContentType, body)
+		return
 	}
+	d, err := time.ParseDuration(w)
+	if err != nil || d < 0 || d > maxWait {
+		s.fail(c, badRequest("wait", "wait must be a duration between 0s and %s, e.g. 20s", maxWait))
+		return
+	}
+	job, err := s.jobs.Wait(c.Request.Context(), tenant, id, d)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, job)
 }
+
+// jsonContentType is what gin's c.JSON sends, for answers written as encoded bytes.
+const jsonContentType = "application/json; charset=utf-8"
 
 func (s *Server) listJobs(c *gin.Context) {
 	f := jobs.Filter{Kind: jobs.Kind(c.Query("kind")), Status: jobs.Status(c.Query("status")), PageToken: c.Query("page_token")}

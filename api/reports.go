@@ -9,10 +9,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/impactflow/impactflow/internal/budget"
 	"github.com/impactflow/impactflow/internal/jobs"
@@ -215,31 +217,88 @@ func preferWait(h string) (time.Duration, error) {
 // It reads the Postgres mirror of settled spend, not the budget workflow: a query would
 // queue behind the workflow's updates, and starting a job must stay fast under load. The
 // workflow enforces the budget exactly before every LLM call, so this early refusal only
-// needs to be right when the money is spent, which the mirror knows.
+// needs to be right when the money is spent, which the mirror knows; it reads the mirror
+// through a cache at most budgetCheckTTL old (see budgetChecks).
 func (s *Server) checkBudget(ctx context.Context, tenant string, in workflows.ReportInput) error {
-	settings, tz, err := s.store.TenantAISettings(ctx, tenant)
-	if err != nil {
-		return err
-	}
-	limit := s.limitOf(settings)
-	start, reset, err := budget.Period(time.Now(), tz)
-	if err != nil {
-		return nil // a bad zone fails the job with a clear error; nothing to refuse here
-	}
-	spent, err := s.store.AISpent(ctx, tenant, start)
-	if err != nil {
-		return err
+	b, err := s.budgetChecks.get(ctx, tenant, s.readBudget)
+	if err != nil || !b.zoneOK {
+		return err // a bad zone fails the job with a clear error; nothing to refuse here
 	}
 	need := s.prices().CostMicros(in.Model, sectionPromptTokens, in.MaxTokens)
-	if limit-spent >= need {
+	if b.limit-b.spent >= need {
 		return nil
 	}
-	retry := max(int(time.Until(reset).Seconds()), 1)
+	retry := max(int(time.Until(b.reset).Seconds()), 1)
 	return &apiError{Status: http.StatusTooManyRequests, Code: "ai_budget_exhausted",
 		Message: fmt.Sprintf("the AI budget for this period is exhausted: $%.2f of $%.2f spent; one more section of %s needs about $%.4f; it resets at %s",
-			float64(spent)/1e6, float64(limit)/1e6, in.Model, float64(need)/1e6, reset.Format(time.RFC3339)),
-		Details: map[string]any{"limit_dollars": float64(limit) / 1e6, "remaining_dollars": float64(limit-spent) / 1e6,
-			"reset_at": reset, "retry_after_seconds": retry}}
+			float64(b.spent)/1e6, float64(b.limit)/1e6, in.Model, float64(need)/1e6, b.reset.Format(time.RFC3339)),
+		Details: map[string]any{"limit_dollars": float64(b.limit) / 1e6, "remaining_dollars": float64(b.limit-b.spent) / 1e6,
+			"reset_at": b.reset, "retry_after_seconds": retry}}
+}
+
+// readBudget reads the tenant's limit, time zone and this period's settled spend.
+func (s *Server) readBudget(ctx context.Context, tenant string) (budgetRead, error) {
+	settings, tz, err := s.store.TenantAISettings(ctx, tenant)
+	if err != nil {
+		return budgetRead{}, err
+	}
+	b := budgetRead{limit: s.limitOf(settings)}
+	start, reset, err := budget.Period(time.Now(), tz)
+	if err != nil {
+		return b, nil
+	}
+	b.zoneOK, b.reset = true, reset
+	b.spent, err = s.store.AISpent(ctx, tenant, start)
+	return b, err
+}
+
+// budgetCheckTTL is how old the budget figures behind the 429 check at start may be. A
+// burst of report starts reads them once a second per tenant instead of twice per request;
+// a start let through in that second is stopped by the budget workflow before it spends.
+const budgetCheckTTL = time.Second
+
+// budgetRead is what the 429 check knows of a tenant's budget.
+type budgetRead struct {
+	limit, spent int64
+	reset        time.Time
+	zoneOK       bool // false: the tenant's time zone is not one we know
+	at           time.Time
+}
+
+// budgetCache holds each tenant's budgetRead; concurrent misses for a tenant share one read.
+type budgetCache struct {
+	mu      sync.Mutex
+	entries map[string]budgetRead
+	flights singleflight.Group
+}
+
+func (bc *budgetCache) get(ctx context.Context, tenant string, read func(context.Context, string) (budgetRead, error)) (budgetRead, error) {
+	now := time.Now()
+	bc.mu.Lock()
+	b, ok := bc.entries[tenant]
+	bc.mu.Unlock()
+	// A new period starts with nothing spent: the cached spend ends with its period.
+	if ok && now.Sub(b.at) < budgetCheckTTL && (!b.zoneOK || now.Before(b.reset)) {
+		return b, nil
+	}
+	v, err, _ := bc.flights.Do(tenant, func() (any, error) {
+		b, err := read(context.WithoutCancel(ctx), tenant)
+		if err != nil {
+			return nil, err
+		}
+		b.at = time.Now()
+		bc.mu.Lock()
+		if bc.entries == nil || len(bc.entries) > 10000 {
+			bc.entries = map[string]budgetRead{}
+		}
+		bc.entries[tenant] = b
+		bc.mu.Unlock()
+		return b, nil
+	})
+	if err != nil {
+		return budgetRead{}, err
+	}
+	return v.(budgetRead), nil
 }
 
 func (s *Server) limitOf(settings store.AISettings) int64 {

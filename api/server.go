@@ -61,6 +61,7 @@ type Server struct {
 	maxImportBytes int64
 	version        string
 	reports        ReportsConfig
+	budgetChecks   budgetCache
 
 	secretBox              *secrets.Box
 	deliveryAttemptTimeout time.Duration

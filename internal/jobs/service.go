@@ -71,7 +71,9 @@ type Service struct {
 	dc        converter.DataConverter
 
 	// Status reads are cached for a moment: a UI polling hundreds of jobs must not become
-	// hundreds of describe calls a second. Closed runs never change, so their result is kept.
+	// hundreds of describe calls a second. Closed runs never change, so their result is kept;
+	// a closed job changes only by a reset, so a status poll of one is answered from the
+	// cache and re-read behind it (see GetJSON).
 	ttl     time.Duration
 	mu      sync.Mutex
 	recent  map[string]cachedJob
@@ -84,6 +86,10 @@ type cachedJob struct {
 	job    Job
 	tenant string
 	at     time.Time
+	// body is job encoded as JSON, once per read from Temporal rather than once per request.
+	body []byte
+	// refreshing is set while a background re-read of this closed job is under way.
+	refreshing bool
 }
 
 type closedRun struct {
@@ -101,6 +107,13 @@ type CacheStats struct {
 
 // maxCached bounds each cache; past it the cache is emptied, which is rare and harmless.
 const maxCached = 50000
+
+// closedJobTTL is how long a status poll (GetJSON) is answered with a closed job's cached
+// status. Past half of it, a read is started in the background and the cached answer
+// served on; past all of it (nobody asked for a while), the poll waits for a fresh one. A
+// reset through this Service shows at once; one made elsewhere (another process, the
+// Temporal CLI) within closedJobTTL.
+const closedJobTTL = 4 * time.Second
 
 // NewService returns a Service on the client's namespace.
 func NewService(c client.Client, namespace string) *Service {
@@ -161,49 +174,101 @@ func (s *Service) Start(ctx context.Context, tenantID, id string, opts StartOpti
 	return Job{ID: id, Kind: kind, Status: StatusQueued, CreatedAt: now, RunID: run.GetRunID(), Links: LinksFor(id)}, nil
 }
 
-// Get returns the tenant's job, served from a cache at most a second old.
+// Get returns the tenant's job, served from a cache at most a second old: what callers
+// that act on the status (a replay refuses a running job) read.
 func (s *Service) Get(ctx context.Context, tenantID, id string) (Job, error) {
+	c, err := s.get(ctx, tenantID, id, false)
+	return c.job, err
+}
+
+// GetJSON is the tenant's job encoded as JSON, for status polls: an open job's status at
+// most a second old, a closed job's at most closedJobTTL (see closedJobTTL).
+func (s *Service) GetJSON(ctx context.Context, tenantID, id string) ([]byte, error) {
+	c, err := s.get(ctx, tenantID, id, true)
+	return c.body, err
+}
+
+// get serves the cached job when it is fresh enough; with closedStale, a closed job up to
+// closedJobTTL old, re-read behind the caller past half of that.
+func (s *Service) get(ctx context.Context, tenantID, id string, closedStale bool) (cachedJob, error) {
+	now := time.Now()
 	s.mu.Lock()
 	c, ok := s.recent[id]
-	if ok && time.Since(c.at) < s.ttl {
+	age := now.Sub(c.at)
+	stale := ok && closedStale && c.job.Status.Closed()
+	if ok && (age < s.ttl || stale && age < closedJobTTL) {
 		s.stats.Hits++
-		s.mu.Unlock()
-		if c.tenant != tenantID {
-			return Job{}, ErrNotFound
+		refresh := stale && age >= closedJobTTL/2 && !c.refreshing
+		if refresh {
+			c.refreshing = true
+			s.recent[id] = c
 		}
-		return c.job, nil
+		s.mu.Unlock()
+		if refresh {
+			go s.refresh(id)
+		}
+		if c.tenant != tenantID {
+			return cachedJob{}, ErrNotFound
+		}
+		return c, nil
 	}
 	s.stats.Misses++
 	s.mu.Unlock()
-	return s.fresh(ctx, tenantID, id)
+	return s.freshEntry(ctx, tenantID, id)
+}
+
+// refresh re-reads a closed job behind its readers. When the read fails the entry goes,
+// so that the next reader reads (and answers with the failure) itself.
+func (s *Service) refresh(id string) {
+	if _, err := s.read(context.Background(), id); err != nil {
+		s.forget(id)
+	}
 }
 
 // fresh reads the job from Temporal, sharing one read among concurrent callers.
 func (s *Service) fresh(ctx context.Context, tenantID, id string) (Job, error) {
+	c, err := s.freshEntry(ctx, tenantID, id)
+	return c.job, err
+}
+
+func (s *Service) freshEntry(ctx context.Context, tenantID, id string) (cachedJob, error) {
 	if _, ok := KindOf(id); !ok {
-		return Job{}, ErrNotFound
+		return cachedJob{}, ErrNotFound
 	}
+	c, err := s.read(ctx, id)
+	if err != nil {
+		return cachedJob{}, err
+	}
+	if c.tenant != tenantID {
+		return cachedJob{}, ErrNotFound
+	}
+	return c, nil
+}
+
+// read loads the job from Temporal into the cache, whoever the tenant.
+func (s *Service) read(ctx context.Context, id string) (cachedJob, error) {
 	v, err, _ := s.flights.Do(id, func() (any, error) {
 		job, tenant, err := s.load(context.WithoutCancel(ctx), id)
 		if err != nil {
 			return nil, err
 		}
+		body, err := json.Marshal(job)
+		if err != nil {
+			return nil, fmt.Errorf("encode job: %w", err)
+		}
+		c := cachedJob{job: job, tenant: tenant, at: time.Now(), body: body}
 		s.mu.Lock()
 		if len(s.recent) >= maxCached {
 			clear(s.recent)
 		}
-		s.recent[id] = cachedJob{job: job, tenant: tenant, at: time.Now()}
+		s.recent[id] = c
 		s.mu.Unlock()
-		return cachedJob{job: job, tenant: tenant}, nil
+		return c, nil
 	})
 	if err != nil {
-		return Job{}, err
+		return cachedJob{}, err
 	}
-	c := v.(cachedJob)
-	if c.tenant != tenantID {
-		return Job{}, ErrNotFound
-	}
-	return c.job, nil
+	return v.(cachedJob), nil
 }
 
 func (s *Service) forget(id string) {

@@ -189,7 +189,7 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID string, f DeliveryF
 		return DeliveryPage{}, err
 	}
 	defer rows.Close()
-	page := DeliveryPage{Deliveries: []Delivery{}}
+	page := DeliveryPage{Deliveries: make([]Delivery, 0, f.Limit+1)}
 	for rows.Next() {
 		d, err := scanDelivery(rows)
 		if err != nil {
