@@ -194,10 +194,11 @@ func (w *Workers) Stop() {
 	}
 }
 
-// deliveryWorkers run DeliveryWorkflow and the replay batch on the deliveries queue, and
-// each partner's sends on that partner's own queue, where the partner's rate limit is a
-// task-queue option: the server hands out at most that many send tasks a second to all
-// workers of the queue together.
+// deliveryWorkers run the replay batch on the deliveries queue, and each partner's sends on
+// that partner's own queue, where the partner's rate limit is a task-queue option: the
+// server hands out at most that many send tasks a second to all workers of the queue
+// together. DeliveryWorkflow runs where workflows.DeliveryTaskQueue puts it (and on the
+// deliveries queue for runs started there before).
 func deliveryWorkers(d Deps) []worker.Worker {
 	dd := d.Deliveries
 	hc := dd.HTTP
@@ -220,17 +221,30 @@ func deliveryWorkers(d Deps) []worker.Worker {
 	main.RegisterActivity(acts)
 	out := []worker.Worker{main}
 	for _, p := range connectors.Partners {
+		queue := temporal.TaskQueuePartner(string(p))
+		// The partner's deliveries run on its queue too (unless it is rate limited), so that
+		// each send is handed over with the workflow task that schedules it.
+		runsDeliveries := workflows.DeliveryTaskQueue(string(p)) == queue
 		opts := worker.Options{
 			WorkerStopTimeout: stopTimeout,
 			// Sends wait on the network, not the CPU.
 			MaxConcurrentActivityExecutionSize: 200,
 			MaxConcurrentActivityTaskPollers:   32,
 		}
-		if p == connectors.Goodera {
+		if workflows.PartnerRateLimited(string(p)) {
 			opts.TaskQueueActivitiesPerSecond = GooderaRate(dd.GooderaLimit, dd.GooderaWindow)
 		}
-		pw := worker.New(d.Client, temporal.TaskQueuePartner(string(p)), opts)
+		if runsDeliveries {
+			opts.MaxConcurrentWorkflowTaskPollers = 8 // as on the deliveries queue
+		}
+		pw := worker.New(d.Client, queue, opts)
 		pw.RegisterActivity(acts.Send)
+		if runsDeliveries {
+			pw.RegisterWorkflow(workflows.DeliveryWorkflow)
+			// Building the payload and recording the outcome are its local activities.
+			pw.RegisterActivity(acts.BuildPayload)
+			pw.RegisterActivity(acts.RecordOutcome)
+		}
 		out = append(out, pw)
 	}
 	return out
