@@ -82,6 +82,15 @@ type NotificationDeps struct {
 // cancelling them; an import activity checkpoints per chunk, so what is cut short resumes.
 const stopTimeout = 3 * time.Second
 
+// stickyTimeout is how long a workflow task waits for the worker that holds its workflow
+// in cache before going to any worker of the queue (the SDK's default is 5 s). In a burst
+// the embedded engine, which writes one history at a time, takes longer than that to
+// hand a report's or a delivery's next task over; each timeout then costs more writes
+// (the timeout, a new task) and a replay of the whole history on the normal queue. A
+// worker that stops tells the server to move its sticky tasks at once, so the longer wait
+// only applies to a worker that is alive but busy.
+const stickyTimeout = 30 * time.Second
+
 // Workers are the running workers of this process.
 type Workers struct {
 	all []worker.Worker
@@ -167,6 +176,7 @@ func reportsWorkers(d Deps) []worker.Worker {
 		// A report's short steps are local activities (reportLocalSteps): a burst runs a
 		// few per report at once, most of them waiting on Postgres or the budget workflow.
 		MaxConcurrentLocalActivityExecutionSize: 512,
+		StickyScheduleToStartTimeout:            stickyTimeout,
 		WorkerStopTimeout:                       stopTimeout,
 	})
 	rep.RegisterWorkflow(workflows.ReportWorkflow)
@@ -215,6 +225,7 @@ func deliveryWorkers(d Deps) []worker.Worker {
 		WorkerStopTimeout: stopTimeout,
 		// More pollers drain a burst of deliveries faster (measured: 2 pollers 50–80/s).
 		MaxConcurrentWorkflowTaskPollers: 8,
+		StickyScheduleToStartTimeout:     stickyTimeout,
 	})
 	main.RegisterWorkflow(workflows.DeliveryWorkflow)
 	main.RegisterWorkflow(workflows.ReplayBatchWorkflow)
@@ -236,6 +247,7 @@ func deliveryWorkers(d Deps) []worker.Worker {
 		}
 		if runsDeliveries {
 			opts.MaxConcurrentWorkflowTaskPollers = 8 // as on the deliveries queue
+			opts.StickyScheduleToStartTimeout = stickyTimeout
 		}
 		pw := worker.New(d.Client, queue, opts)
 		pw.RegisterActivity(acts.Send)
