@@ -87,8 +87,9 @@ const stopTimeout = 3 * time.Second
 // the embedded engine, which writes one history at a time, takes longer than that to
 // hand a report's or a delivery's next task over; each timeout then costs more writes
 // (the timeout, a new task) and a replay of the whole history on the normal queue. A
-// worker that stops tells the server to move its sticky tasks at once, so the longer wait
-// only applies to a worker that is alive but busy.
+// worker that stops tells the server to move its sticky tasks at once, and matching sends
+// new tasks to the normal queue once a sticky queue has had no poll for 10 s, so the
+// longer wait mostly applies to a worker that is alive but busy.
 const stickyTimeout = 30 * time.Second
 
 // Workers are the running workers of this process.
