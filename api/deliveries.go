@@ -137,7 +137,7 @@ func (s *Server) createDelivery(c *gin.Context) {
 		return
 	}
 	job, err := s.jobs.Start(ctx, tenant, id, jobs.StartOptions{
-		TaskQueue: temporal.TaskQueueDeliveries,
+		TaskQueue: workflows.DeliveryTaskQueue(string(p)),
 		Workflow:  workflows.DeliveryWorkflow,
 		Input: workflows.DeliveryInput{DeliveryID: id, TenantID: tenant, Partner: string(p),
 			Period: deliveries.Period{Start: start, End: end}, AttemptTimeout: s.deliveryAttemptTimeout,

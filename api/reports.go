@@ -118,7 +118,7 @@ func (s *Server) generateReport(c *gin.Context) {
 // reportInput checks every field and fills the defaults.
 func (s *Server) reportInput(ctx context.Context, tenant string, req generateRequest) (workflows.ReportInput, error) {
 	in := workflows.ReportInput{TenantID: tenant, Programs: req.Programs, Sections: req.Sections, Locale: req.Locale,
-		Model: req.Model, MaxTokens: req.MaxTokens, Offline: s.reports.Offline}
+		Model: req.Model, MaxTokens: req.MaxTokens, Offline: s.reports.Offline, Version: workflows.ReportVersionCurrent}
 	from, err := time.Parse(time.DateOnly, req.Period.From)
 	if err != nil {
 		return in, badRequest("period.from", "period.from must be a date, YYYY-MM-DD")

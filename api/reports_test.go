@@ -152,8 +152,9 @@ func TestReportEndToEnd(t *testing.T) {
 	if !strings.Contains(string(hist.Raw), "ProviderUnavailable") {
 		t.Errorf("the history should show the provider's 429/500 attempts: %s", hist.Raw)
 	}
-	// report.json is the history from before report-local-steps; this one has local activities.
-	recordHistory(t, id, "report_local")
+	// report.json is the history from before report-local-steps, report_local.json the one
+	// with local activities behind its marker; this one versions by the input.
+	recordHistory(t, id, "report_input_version")
 	if h := historyPayloads(t, id); !strings.Contains(h, "[PERSON_1]") || strings.Contains(h, "López") || strings.Contains(h, "ana.lopez") || strings.Contains(h, "Kwame") {
 		t.Errorf("the workflow history must hold redacted text only")
 	}

@@ -82,6 +82,16 @@ type NotificationDeps struct {
 // cancelling them; an import activity checkpoints per chunk, so what is cut short resumes.
 const stopTimeout = 3 * time.Second
 
+// stickyTimeout is how long a workflow task waits for the worker that holds its workflow
+// in cache before going to any worker of the queue (the SDK's default is 5 s). In a burst
+// the embedded engine, which writes one history at a time, takes longer than that to
+// hand a report's or a delivery's next task over; each timeout then costs more writes
+// (the timeout, a new task) and a replay of the whole history on the normal queue. A
+// worker that stops tells the server to move its sticky tasks at once, and matching sends
+// new tasks to the normal queue once a sticky queue has had no poll for 10 s, so the
+// longer wait mostly applies to a worker that is alive but busy.
+const stickyTimeout = 30 * time.Second
+
 // Workers are the running workers of this process.
 type Workers struct {
 	all []worker.Worker
@@ -167,6 +177,7 @@ func reportsWorkers(d Deps) []worker.Worker {
 		// A report's short steps are local activities (reportLocalSteps): a burst runs a
 		// few per report at once, most of them waiting on Postgres or the budget workflow.
 		MaxConcurrentLocalActivityExecutionSize: 512,
+		StickyScheduleToStartTimeout:            stickyTimeout,
 		WorkerStopTimeout:                       stopTimeout,
 	})
 	rep.RegisterWorkflow(workflows.ReportWorkflow)
@@ -194,10 +205,11 @@ func (w *Workers) Stop() {
 	}
 }
 
-// deliveryWorkers run DeliveryWorkflow and the replay batch on the deliveries queue, and
-// each partner's sends on that partner's own queue, where the partner's rate limit is a
-// task-queue option: the server hands out at most that many send tasks a second to all
-// workers of the queue together.
+// deliveryWorkers run the replay batch on the deliveries queue, and each partner's sends on
+// that partner's own queue, where the partner's rate limit is a task-queue option: the
+// server hands out at most that many send tasks a second to all workers of the queue
+// together. DeliveryWorkflow runs where workflows.DeliveryTaskQueue puts it (and on the
+// deliveries queue for runs started there before).
 func deliveryWorkers(d Deps) []worker.Worker {
 	dd := d.Deliveries
 	hc := dd.HTTP
@@ -214,23 +226,38 @@ func deliveryWorkers(d Deps) []worker.Worker {
 		WorkerStopTimeout: stopTimeout,
 		// More pollers drain a burst of deliveries faster (measured: 2 pollers 50–80/s).
 		MaxConcurrentWorkflowTaskPollers: 8,
+		StickyScheduleToStartTimeout:     stickyTimeout,
 	})
 	main.RegisterWorkflow(workflows.DeliveryWorkflow)
 	main.RegisterWorkflow(workflows.ReplayBatchWorkflow)
 	main.RegisterActivity(acts)
 	out := []worker.Worker{main}
 	for _, p := range connectors.Partners {
+		queue := temporal.TaskQueuePartner(string(p))
+		// The partner's deliveries run on its queue too (unless it is rate limited), so that
+		// each send is handed over with the workflow task that schedules it.
+		runsDeliveries := workflows.DeliveryTaskQueue(string(p)) == queue
 		opts := worker.Options{
 			WorkerStopTimeout: stopTimeout,
 			// Sends wait on the network, not the CPU.
 			MaxConcurrentActivityExecutionSize: 200,
 			MaxConcurrentActivityTaskPollers:   32,
 		}
-		if p == connectors.Goodera {
+		if workflows.PartnerRateLimited(string(p)) {
 			opts.TaskQueueActivitiesPerSecond = GooderaRate(dd.GooderaLimit, dd.GooderaWindow)
 		}
-		pw := worker.New(d.Client, temporal.TaskQueuePartner(string(p)), opts)
+		if runsDeliveries {
+			opts.MaxConcurrentWorkflowTaskPollers = 8 // as on the deliveries queue
+			opts.StickyScheduleToStartTimeout = stickyTimeout
+		}
+		pw := worker.New(d.Client, queue, opts)
 		pw.RegisterActivity(acts.Send)
+		if runsDeliveries {
+			pw.RegisterWorkflow(workflows.DeliveryWorkflow)
+			// Building the payload and recording the outcome are its local activities.
+			pw.RegisterActivity(acts.BuildPayload)
+			pw.RegisterActivity(acts.RecordOutcome)
+		}
 		out = append(out, pw)
 	}
 	return out

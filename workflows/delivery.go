@@ -52,6 +52,23 @@ type DeliveryResult struct {
 	PayloadHash string `json:"payload_hash"`
 }
 
+// PartnerRateLimited reports whether the partner's sends are rate limited by their task
+// queue (Goodera's 100 a minute, TaskQueueActivitiesPerSecond on its workers).
+func PartnerRateLimited(partner string) bool { return partner == "goodera" }
+
+// DeliveryTaskQueue is the queue a new delivery's workflow runs on. For most partners it is
+// the partner's own queue, the one its sends run on: the worker then gets the send with
+// the workflow task that schedules it (eager activity execution), skipping a trip through
+// matching, which on the embedded engine is a good part of a delivery's cost. A partner
+// whose queue is rate limited keeps its workflows on TaskQueueDeliveries, because the
+// server does not rate-limit sends dispatched eagerly.
+func DeliveryTaskQueue(partner string) string {
+	if PartnerRateLimited(partner) {
+		return itemporal.TaskQueueDeliveries
+	}
+	return itemporal.TaskQueuePartner(partner)
+}
+
 // deliveryBudget is how long a partner's send is retried before the delivery fails:
 // partners' outages can last a day; Goodera's rate limit also queues sends.
 func deliveryBudget(partner string) time.Duration {
@@ -95,6 +112,8 @@ func DeliveryWorkflow(ctx workflow.Context, in DeliveryInput) (DeliveryResult, e
 		TaskQueue:              itemporal.TaskQueuePartner(in.Partner),
 		StartToCloseTimeout:    attempt + 10*time.Second,
 		ScheduleToCloseTimeout: budget,
+		// Only a send taken from its queue waits for the queue's rate limit.
+		DisableEagerExecution: PartnerRateLimited(in.Partner),
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: maxInterval,
 			NonRetryableErrorTypes: []string{deliveries.ErrTypeRejected, deliveries.ErrTypeUnauthorized,

@@ -15,6 +15,7 @@ import (
 	"github.com/impactflow/impactflow/activities/deliveries"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/store"
+	itemporal "github.com/impactflow/impactflow/temporal"
 )
 
 func deliveryInput() DeliveryInput {
@@ -202,6 +203,22 @@ func TestDeliveryStatusAtStartUpsertsOnlyTheOutcome(t *testing.T) {
 		}
 		if strings.Join(statusUpserts, ",") != strings.Join(want, ",") {
 			t.Errorf("StatusAtStart=%v: upserts %v, want %v", atStart, statusUpserts, want)
+		}
+	}
+}
+
+func TestDeliveryTaskQueueKeepsRateLimitedPartnersOffEagerSends(t *testing.T) {
+	for _, tc := range []struct{ partner, queue string }{
+		{"benevity", itemporal.TaskQueuePartner("benevity")},
+		{"workday", itemporal.TaskQueuePartner("workday")},
+		// Goodera's limit is its queue's: a send handed over eagerly would bypass it.
+		{"goodera", itemporal.TaskQueueDeliveries},
+	} {
+		if got := DeliveryTaskQueue(tc.partner); got != tc.queue {
+			t.Errorf("%s: %s, want %s", tc.partner, got, tc.queue)
+		}
+		if PartnerRateLimited(tc.partner) == (tc.queue != itemporal.TaskQueueDeliveries) {
+			t.Errorf("%s: rate limited %v but runs on %s", tc.partner, PartnerRateLimited(tc.partner), tc.queue)
 		}
 	}
 }

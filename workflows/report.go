@@ -64,7 +64,20 @@ type ReportInput struct {
 	Offline bool `json:"offline"`
 	// SectionParallel bounds how many sections are written at once (0: 4).
 	SectionParallel int `json:"section_parallel,omitempty"`
+	// Version is the command sequence the workflow follows, fixed by the starter
+	// (ReportVersionCurrent). Like NotificationInput.Version it lives in the input rather
+	// than behind workflow.GetVersion, whose marker comes with a TemporalChangeVersion
+	// upsert: a visibility write per report, on the engine's busiest path. Version 0 decides
+	// by the reportLocalSteps marker, as runs started before the field did.
+	Version int `json:"version,omitempty"`
 }
+
+// ReportVersionLocalSteps runs the short steps as local activities (reportLocalSteps)
+// without the marker that GetVersion records for it.
+const ReportVersionLocalSteps = 1
+
+// ReportVersionCurrent is the Version a new report starts with.
+const ReportVersionCurrent = ReportVersionLocalSteps
 
 // SectionResult is how one section went.
 type SectionResult struct {
@@ -136,7 +149,8 @@ func ReportWorkflow(ctx workflow.Context, in ReportInput) (ReportResult, error) 
 	// workflow task and settle, persist and announce in its last. The LLM calls stay
 	// regular activities: long, retried after Retry-After, and they must survive a
 	// worker restart.
-	local := workflow.GetVersion(ctx, reportLocalSteps, workflow.DefaultVersion, 1) == 1
+	local := in.Version >= ReportVersionLocalSteps ||
+		workflow.GetVersion(ctx, reportLocalSteps, workflow.DefaultVersion, 1) == 1
 
 	dbCtx := dbOptions(ctx, reports.ErrTypeNoEvidence, reports.ErrTypeBadConfig)
 	var a *reports.Activities

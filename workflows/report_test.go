@@ -93,7 +93,7 @@ func cited(section string) llm.Response {
 
 func reportInput(sections ...string) ReportInput {
 	return ReportInput{TenantID: "acme", JobID: "report-1", From: "2026-01-01", To: "2026-03-31", Sections: sections,
-		Locale: "fr", Model: "gpt-4o-mini", MaxTokens: 400}
+		Locale: "fr", Model: "gpt-4o-mini", MaxTokens: 400, Version: ReportVersionCurrent}
 }
 
 func TestReportWorkflowWritesSectionsAfter429(t *testing.T) {
@@ -282,6 +282,9 @@ func TestReportWorkflowOfflineReservesNothing(t *testing.T) {
 func TestReportWorkflowRunsShortStepsLocallyAndSettlesBesidePersisting(t *testing.T) {
 	f := newReportFixture(t)
 	f.grant(100)
+	// The input's Version decides, not a marker: were GetVersion asked, it would say the
+	// old sequence.
+	f.env.OnGetVersion(reportLocalSteps, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	f.env.OnActivity(f.a.Write, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in reports.WriteInput) (llm.Response, error) {
 			return cited(in.Request.Section), nil
@@ -321,7 +324,7 @@ func TestReportWorkflowRunsShortStepsLocallyAndSettlesBesidePersisting(t *testin
 }
 
 // TestReportWorkflowBeforeLocalStepsRunsEveryStepAsAnActivity: workflows started before
-// reportLocalSteps keep their recorded commands.
+// reportLocalSteps (input Version 0, no marker) keep their recorded commands.
 func TestReportWorkflowBeforeLocalStepsRunsEveryStepAsAnActivity(t *testing.T) {
 	f := newReportFixture(t)
 	f.grant(100)
@@ -337,7 +340,9 @@ func TestReportWorkflowBeforeLocalStepsRunsEveryStepAsAnActivity(t *testing.T) {
 	f.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
 		regular = append(regular, info.ActivityType.Name)
 	})
-	f.env.ExecuteWorkflow(ReportWorkflow, reportInput(llm.SectionSummary))
+	in := reportInput(llm.SectionSummary)
+	in.Version = 0
+	f.env.ExecuteWorkflow(ReportWorkflow, in)
 	if err := f.env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}

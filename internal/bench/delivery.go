@@ -63,6 +63,11 @@ func runDelivery(ctx context.Context, o Options, r *report) error {
 		return err
 	}
 	defer func() { _ = setFaults(context.Background(), sandbox, 0) }()
+	e, err := dialEngine(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer e.close()
 
 	for _, ph := range []struct {
 		name   string
@@ -72,10 +77,15 @@ func runDelivery(ctx context.Context, o Options, r *report) error {
 			return err
 		}
 		r.progress("%s: %d deliveries", ph.name, deliveryRuns)
-		rate, p, err := deliverBatch(ctx, o, api, db, ph.name)
+		rate, p, ids, err := deliverBatch(ctx, o, api, db, ph.name)
 		r.add(p)
 		if err != nil {
 			return err
+		}
+		if w, err := countEngineWork(ctx, e.client, ids); err == nil {
+			r.fact("engine work", "%s: %s", ph.name, w)
+		} else {
+			r.fact("engine work", "%s: not counted: %v", ph.name, err)
 		}
 		if ph.errors == 0 {
 			r.check(fmt.Sprintf("deliveries/s, no faults ≥ %.0f", targetDeliveriesPerSec), rate >= targetDeliveriesPerSec, "%.1f/s", rate)
@@ -124,7 +134,8 @@ func runDelivery(ctx context.Context, o Options, r *report) error {
 
 // deliverBatch posts deliveryRuns deliveries with o.Concurrency clients and waits until every
 // one is delivered: the rate is deliveries over the time from the first POST to the last close.
-func deliverBatch(ctx context.Context, o Options, api *apiClient, db *pgx.Conn, name string) (float64, phase, error) {
+// The deliveries' IDs (their workflow IDs) come back with it.
+func deliverBatch(ctx context.Context, o Options, api *apiClient, db *pgx.Conn, name string) (float64, phase, []string, error) {
 	ids := make([]string, deliveryRuns)
 	month := time.Now().UTC().Format("2006-01")
 	start := time.Now()
@@ -134,7 +145,7 @@ func deliverBatch(ctx context.Context, o Options, api *apiClient, db *pgx.Conn, 
 		return err
 	})
 	if posts.errors > 0 {
-		return 0, posts, fmt.Errorf("%d POSTs failed, first: %v", posts.errors, posts.firstErr)
+		return 0, posts, nil, fmt.Errorf("%d POSTs failed, first: %v", posts.errors, posts.firstErr)
 	}
 	deadline := start.Add(deliveryWaitLimit)
 	for {
@@ -142,16 +153,16 @@ func deliverBatch(ctx context.Context, o Options, api *apiClient, db *pgx.Conn, 
 		err := db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status IN ('delivered', 'failed')), count(*) FILTER (WHERE status = 'failed')
 			FROM deliveries WHERE id = ANY($1)`, ids).Scan(&done, &failed)
 		if err != nil {
-			return 0, posts, err
+			return 0, posts, nil, err
 		}
 		if failed > 0 {
-			return 0, posts, fmt.Errorf("%d deliveries failed", failed)
+			return 0, posts, nil, fmt.Errorf("%d deliveries failed", failed)
 		}
 		if done == len(ids) {
 			break
 		}
 		if time.Now().After(deadline) {
-			return 0, posts, fmt.Errorf("%d of %d delivered after %s", done, len(ids), deliveryWaitLimit)
+			return 0, posts, nil, fmt.Errorf("%d of %d delivered after %s", done, len(ids), deliveryWaitLimit)
 		}
 		time.Sleep(50 * time.Millisecond) // polling the rows with a deadline
 	}
@@ -159,19 +170,19 @@ func deliverBatch(ctx context.Context, o Options, api *apiClient, db *pgx.Conn, 
 	var ttd []time.Duration
 	rows, err := db.Query(ctx, `SELECT extract(epoch FROM finished_at - created_at)::float8 FROM deliveries WHERE id = ANY($1)`, ids)
 	if err != nil {
-		return 0, posts, err
+		return 0, posts, nil, err
 	}
 	for rows.Next() {
 		var sec float64
 		if err := rows.Scan(&sec); err != nil {
 			rows.Close()
-			return 0, posts, err
+			return 0, posts, nil, err
 		}
 		ttd = append(ttd, time.Duration(sec*float64(time.Second)))
 	}
 	rows.Close()
 	p := phase{name: name + ": end to end", clients: o.Concurrency, elapsed: elapsed, ops: len(ids), latency: summarize(ttd)}
-	return perSecond(len(ids), elapsed), p, nil
+	return perSecond(len(ids), elapsed), p, ids, nil
 }
 
 type seededLog struct{ total, added int }

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
 	openaisandbox "github.com/impactflow/impactflow/internal/sandbox/openai"
 )
 
@@ -82,11 +85,15 @@ func (a *apiClient) postReport(ctx context.Context, wait time.Duration) (job, []
 	return j, data, nil
 }
 
-// reportEndToEnd starts a report and waits for its job to complete.
-func (a *apiClient) reportEndToEnd(ctx context.Context) error {
+// reportEndToEnd starts a report and waits for its job to complete; started, when set, is
+// told the job's ID.
+func (a *apiClient) reportEndToEnd(ctx context.Context, started func(id string)) error {
 	j, _, err := a.postReport(ctx, 0)
 	if err != nil {
 		return err
+	}
+	if started != nil {
+		started(j.ID)
 	}
 	if j, err = a.waitJob(ctx, j.ID, longPoll, jobWaitLimit, nil); err != nil {
 		return err
@@ -99,6 +106,57 @@ func (a *apiClient) reportEndToEnd(ctx context.Context) error {
 		return fmt.Errorf("report %s %s%s", j.ID, j.Status, msg)
 	}
 	return nil
+}
+
+// historySample bounds how many histories countEngineWork reads, after the phase it counts.
+const historySample = 100
+
+// engineWork is what the engine did for a set of jobs, counted from their histories. On a
+// shared machine the wall clock moves with everyone else's load; these counts do not, and
+// each task, upsert or timeout is work for the engine, which writes one history at a time.
+type engineWork struct {
+	jobs, events, workflowTasks, taskTimeouts, activities, attempts, localActivities, upserts int
+}
+
+// countEngineWork reads the histories of up to historySample of the jobs (workflow IDs).
+func countEngineWork(ctx context.Context, c client.Client, ids []string) (engineWork, error) {
+	var w engineWork
+	for _, id := range ids[:min(len(ids), historySample)] {
+		it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				return w, fmt.Errorf("history of %s: %w", id, err)
+			}
+			w.events++
+			switch ev.GetEventType() {
+			case enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+				w.workflowTasks++
+			case enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+				w.taskTimeouts++
+			case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+				// A retried activity records only its last attempt's start, with its number.
+				w.activities++
+				w.attempts += int(ev.GetActivityTaskStartedEventAttributes().GetAttempt())
+			case enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+				w.upserts++
+			case enumspb.EVENT_TYPE_MARKER_RECORDED:
+				if ev.GetMarkerRecordedEventAttributes().GetMarkerName() == "LocalActivity" {
+					w.localActivities++
+				}
+			}
+		}
+		w.jobs++
+	}
+	return w, nil
+}
+
+// String is the counts per job.
+func (w engineWork) String() string {
+	n := float64(max(w.jobs, 1))
+	return fmt.Sprintf("%.1f events, %.2f workflow tasks (%.2f timed out), %.2f activities (%.2f attempts), %.2f local activities, %.2f search-attribute upserts per job, over %d jobs",
+		float64(w.events)/n, float64(w.workflowTasks)/n, float64(w.taskTimeouts)/n, float64(w.activities)/n, float64(w.attempts)/n,
+		float64(w.localActivities)/n, float64(w.upserts)/n, w.jobs)
 }
 
 func runReport(ctx context.Context, o Options, r *report) error {
@@ -147,13 +205,22 @@ func runReport(ctx context.Context, o Options, r *report) error {
 
 	r.progress("%d 3-section reports end to end, %d clients, sandbox 0 ms", reportThroughputJobs, o.Concurrency)
 	tput := r.add(runClients(ctx, fmt.Sprintf("report end to end, %d clients, 0 ms", o.Concurrency), o.Concurrency, drainLimit,
-		reportThroughputJobs, func(ctx context.Context, _ int) error { return a.reportEndToEnd(ctx) }))
+		reportThroughputJobs, func(ctx context.Context, _ int) error { return a.reportEndToEnd(ctx, nil) }))
 
 	r.progress("%d reports at once, sandbox %s per call", reportBurst, reportSlowLatency)
 	sb.SetLatency(reportSlowLatency)
+	var burstMu sync.Mutex
+	var burstIDs []string
 	burst := r.add(runClients(ctx, fmt.Sprintf("%d at once, %s per call", reportBurst, reportSlowLatency), reportBurst, drainLimit,
-		reportBurst, func(ctx context.Context, _ int) error { return a.reportEndToEnd(ctx) }))
+		reportBurst, func(ctx context.Context, _ int) error {
+			return a.reportEndToEnd(ctx, func(id string) { burstMu.Lock(); burstIDs = append(burstIDs, id); burstMu.Unlock() })
+		}))
 	sb.SetLatency(0)
+	if w, err := countEngineWork(ctx, e.client, burstIDs); err == nil {
+		r.fact("engine work", "reports at once: %s", w)
+	} else {
+		r.fact("engine work", "not counted: %v", err)
+	}
 
 	// startReport POSTs a report and keeps its job, for the check that every one completes.
 	var mu sync.Mutex
