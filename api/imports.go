@@ -60,6 +60,7 @@ func (s *Server) importUpload(c *gin.Context, target ingest.Target) {
 		Workflow:  workflows.ImportWorkflow,
 		Input: workflows.ImportInput{
 			TenantID: tenant, JobID: id, Target: target, Rows: up.Rows, Chunks: up.Chunks,
+			ChunksPerActivity: workflows.ImportChunksPerActivity,
 		},
 	})
 	if err != nil {
