@@ -40,7 +40,10 @@ func (s *Server) importUpload(c *gin.Context, target ingest.Target) {
 		return
 	}
 
-	up, err := s.store.StageUpload(ctx, id, tenant, target, ingest.NewSplitter(c.Request.Body, ingest.ChunkRows))
+	// Parsing runs a couple of chunks ahead of the writes, so Go and Postgres work at once.
+	chunks := ingest.NewPrefetch(ingest.NewSplitter(c.Request.Body, ingest.ChunkRows), 2)
+	defer chunks.Stop()
+	up, err := s.store.StageUpload(ctx, id, tenant, target, chunks)
 	var syntax *ingest.SyntaxError
 	if errors.As(err, &syntax) {
 		s.fail(c, &apiError{Status: http.StatusBadRequest, Code: "malformed_upload", Message: syntax.Error(),
@@ -57,6 +60,7 @@ func (s *Server) importUpload(c *gin.Context, target ingest.Target) {
 		Workflow:  workflows.ImportWorkflow,
 		Input: workflows.ImportInput{
 			TenantID: tenant, JobID: id, Target: target, Rows: up.Rows, Chunks: up.Chunks,
+			ChunksPerActivity: workflows.ImportChunksPerActivity,
 		},
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/mock"
@@ -65,6 +66,40 @@ func TestImportWorkflowBatchesChunksAndSumsResults(t *testing.T) {
 	}
 	if p.Done != int64(in.Rows) || p.Total != int64(in.Rows) || p.Step != "done" {
 		t.Errorf("progress = %+v", p)
+	}
+}
+
+// TestImportWorkflowTakesItsBatchSizeFromTheInput: an input that names a batch size gets
+// it; one that does not (written before the field existed) keeps the original 10, the
+// command sequence its history recorded.
+func TestImportWorkflowTakesItsBatchSizeFromTheInput(t *testing.T) {
+	for _, tt := range []struct {
+		per  int
+		want [][2]int
+	}{
+		{0, [][2]int{{0, 10}, {10, 20}, {20, 25}}},
+		{ImportChunksPerActivity, [][2]int{{0, 20}, {20, 25}}},
+	} {
+		var s testsuite.WorkflowTestSuite
+		env := s.NewTestWorkflowEnvironment()
+		var a *imports.Activities
+		env.RegisterActivity(a)
+		var ranges [][2]int
+		env.OnActivity(a.ImportChunks, mock.Anything, mock.Anything).Return(
+			func(_ context.Context, in imports.ImportChunksInput) (imports.ImportChunksResult, error) {
+				ranges = append(ranges, [2]int{in.FirstChunk, in.EndChunk})
+				n := (in.EndChunk - in.FirstChunk) * ingest.ChunkRows
+				return imports.ImportChunksResult{ChunkResult: store.ChunkResult{Rows: n, Inserted: n}}, nil
+			})
+		env.ExecuteWorkflow(ImportWorkflow, ImportInput{TenantID: "demo", JobID: "import-b", Target: ingest.TargetEvents,
+			Rows: 25 * ingest.ChunkRows, Chunks: 25, ChunksPerActivity: tt.per})
+		var res ImportResult
+		if err := env.GetWorkflowResult(&res); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(ranges, tt.want) || res.Inserted != 25*ingest.ChunkRows {
+			t.Errorf("chunks per activity %d: ranges %v, inserted %d; want %v, %d", tt.per, ranges, res.Inserted, tt.want, 25*ingest.ChunkRows)
+		}
 	}
 }
 
