@@ -185,10 +185,10 @@ type FinishInput struct {
 	Tenants []string      `json:"tenants"`
 }
 
-// Finish refreshes the aggregate views, drops the cached answers of the tenants that got
+// Finish brings the derived tables up to date (UpdateDerived), drops the cached answers of the tenants that got
 // new data, and records the run. Every step is idempotent.
 func (a *Activities) Finish(ctx context.Context, in FinishInput) error {
-	if err := a.DB.RefreshViews(ctx); err != nil {
+	if err := a.DB.UpdateDerived(ctx); err != nil {
 		return err
 	}
 	if a.Cache != nil && len(in.Tenants) > 0 {
