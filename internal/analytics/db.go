@@ -57,6 +57,10 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := c.run(ctx, chdbSessionSettings, "TabSeparated"); err != nil {
+		c.close()
+		return nil, fmt.Errorf("chdb settings: %w", err)
+	}
 	return &DB{chdb: c}, nil
 }
 

@@ -129,27 +129,39 @@ FROM (SELECT DISTINCT tenant_id, participant_id FROM ` + src + ` ORDER BY tenant
 }
 
 // rebuildSteps build each derived table from events in a new table beside it (name_next),
-// in order: each reads the new tables of the steps before it.
+// in order: each reads the new tables of the steps before it. A step with a chunk
+// expression (of events_live's columns) runs once for each of its values, over the live
+// events with that value (src): a table's groups never span two chunks (they are within a
+// month, or one participant's), so each chunk writes distinct rows, and memory holds one
+// chunk's groups at a time. Built in one statement, agg_daily's 5,000,000 events needed
+// 1.1 GB, over the chDB memory limit (chdbServerArgs).
 var rebuildSteps = []struct {
 	table  string
-	insert string
+	chunk  string
+	insert func(src string) string
 }{
-	{"events_live", "SELECT " + liveColumns + " FROM impactflow.events FINAL"},
-	{"live_keys", "SELECT tenant_id, event_id, version FROM impactflow.events FINAL"},
-	{"agg_daily", aggSelect("toDate(occurred_at)", "impactflow.events_live_next")},
-	{"agg_weekly", aggSelect("toMonday(occurred_at)", "impactflow.events_live_next")},
-	{"agg_monthly", aggSelect("toStartOfMonth(occurred_at)", "impactflow.events_live_next")},
-	{"bench_industry", benchSelect("industry", "impactflow.events_live_next")},
-	{"bench_region", benchSelect("region", "impactflow.events_live_next")},
-	{"bench_size_band", benchSelect("size_band", "impactflow.events_live_next")},
-	{"participant_ids", numberSelect("impactflow.events_live_next", "0")},
-	{"cohort_daily", cohortSelect("toDate", "impactflow.events_live_next", "impactflow.participant_ids_next")},
-	{"cohort_monthly", `SELECT tenant_id, dimension, value, kind, toStartOfMonth(day) AS day,
+	{"events_live", "", func(string) string { return "SELECT " + liveColumns + " FROM impactflow.events FINAL" }},
+	{"live_keys", "", func(string) string { return "SELECT tenant_id, event_id, version FROM impactflow.events FINAL" }},
+	{"agg_daily", byMonth, func(src string) string { return aggSelect("toDate(occurred_at)", src) }},
+	{"agg_weekly", "toYYYYMM(toMonday(occurred_at))", func(src string) string { return aggSelect("toMonday(occurred_at)", src) }},
+	{"agg_monthly", byMonth, func(src string) string { return aggSelect("toStartOfMonth(occurred_at)", src) }},
+	{"bench_industry", byMonth, func(src string) string { return benchSelect("industry", src) }},
+	{"bench_region", byMonth, func(src string) string { return benchSelect("region", src) }},
+	{"bench_size_band", byMonth, func(src string) string { return benchSelect("size_band", src) }},
+	{"participant_ids", "", func(string) string { return numberSelect("impactflow.events_live_next", "0") }},
+	{"cohort_daily", byMonth, func(src string) string {
+		return cohortSelect("toDate", src, "impactflow.participant_ids_next")
+	}},
+	{"cohort_monthly", "toYYYYMM(day)", func(src string) string {
+		return `SELECT tenant_id, dimension, value, kind, toStartOfMonth(day) AS day,
        sum(events) AS events, sum(value_sum) AS value_sum, groupBitmapMergeState(participants) AS participants
-FROM impactflow.cohort_daily_next
-GROUP BY tenant_id, dimension, value, kind, day`},
-	{"funnel_entries", funnelSelect("impactflow.events_live_next", "1")},
+FROM ` + src + ` GROUP BY tenant_id, dimension, value, kind, day`
+	}},
+	{"funnel_entries", "cityHash64(participant_id) % 8", func(src string) string { return funnelSelect(src, "1") }},
 }
+
+// byMonth chunks a rebuild by the month of the events.
+const byMonth = "toYYYYMM(occurred_at)"
 
 // deriveState is derive_state's one row.
 type deriveState struct {
@@ -380,9 +392,14 @@ func (db *DB) replaceTable(ctx context.Context, table, sel string) error {
 	return db.swapNext(ctx, table)
 }
 
+// buildNext makes an empty table_next like table and, unless sel is empty, fills it.
 func (db *DB) buildNext(ctx context.Context, table, sel string) error {
 	t, next := "impactflow."+table, "impactflow."+table+"_next"
-	for _, s := range []string{"DROP TABLE IF EXISTS " + next, "CREATE TABLE " + next + " AS " + t, "INSERT INTO " + next + " " + sel} {
+	stmts := []string{"DROP TABLE IF EXISTS " + next, "CREATE TABLE " + next + " AS " + t}
+	if sel != "" {
+		stmts = append(stmts, "INSERT INTO "+next+" "+sel)
+	}
+	for _, s := range stmts {
 		if err := db.Exec(ctx, s); err != nil {
 			return fmt.Errorf("rebuild %s: %w", table, err)
 		}
@@ -416,8 +433,23 @@ func (db *DB) rebuild(ctx context.Context, dims uint64) error {
 		return err
 	}
 	for _, s := range rebuildSteps {
-		if err := db.buildNext(ctx, s.table, s.insert); err != nil {
+		if err := db.buildNext(ctx, s.table, ""); err != nil {
 			return err
+		}
+		var chunks []string
+		if s.chunk == "" {
+			chunks = []string{""}
+		} else if chunks, err = db.chunks(ctx, s.chunk, chunkSource(s.table)); err != nil {
+			return err
+		}
+		for _, c := range chunks {
+			src := chunkSource(s.table)
+			if c != "" {
+				src = "(SELECT * FROM " + src + " WHERE " + s.chunk + " = " + c + ")"
+			}
+			if err := db.Exec(ctx, "INSERT INTO impactflow."+s.table+"_next "+s.insert(src)); err != nil {
+				return fmt.Errorf("rebuild %s: %w", s.table, err)
+			}
 		}
 	}
 	for _, s := range rebuildSteps {
@@ -427,6 +459,31 @@ func (db *DB) rebuild(ctx context.Context, dims uint64) error {
 	}
 	state.full = false
 	return db.writeDeriveState(ctx, state)
+}
+
+// chunkSource is what a rebuild step reads.
+func chunkSource(table string) string {
+	if table == "cohort_monthly" {
+		return "impactflow.cohort_daily_next"
+	}
+	return "impactflow.events_live_next"
+}
+
+// chunks lists the values of expr over src.
+func (db *DB) chunks(ctx context.Context, expr, src string) ([]string, error) {
+	var out []string
+	err := db.Query(ctx, "SELECT DISTINCT toString("+expr+") FROM "+src, func(scan scanFunc) error {
+		var c string
+		if err := scan(&c); err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rebuild: %w", err)
+	}
+	return out, nil
 }
 
 // RebuildDerived rebuilds every derived table from events, whatever changed.
