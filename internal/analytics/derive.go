@@ -25,9 +25,10 @@ const (
 	// backfill into an empty store) are cheaper to rebuild from events in one pass than to
 	// collect in derive_delta, which is held in memory.
 	maxIncremental = 500_000
-	// changesOverlap is how far before its mark an update reads events_changes again. A
-	// ClickHouse server may commit a concurrent insert after a later one; reading a change
-	// twice is harmless (its version is then in live_keys and it is skipped).
+	// changesOverlap is how far before its mark an update reads events_changes again on a
+	// ClickHouse server, which may commit a concurrent insert after a later one (chDB runs
+	// one statement at a time); reading a change twice is harmless (its version is then in
+	// live_keys and it is skipped).
 	changesOverlap = time.Minute
 	// maxMarkAge is the oldest mark an update trusts events_changes after: it keeps a day.
 	maxMarkAge = 12 * time.Hour
@@ -274,17 +275,21 @@ func (db *DB) updateDerived(ctx context.Context) (string, error) {
 	}
 	changed := "(SELECT tenant_id, event_id FROM impactflow.events_changes WHERE seen_at > " + from + ")"
 	var changes uint64
-	var last string
-	err = db.Query(ctx, "SELECT toUInt64(count()), toString(max(seen_at)) FROM impactflow.events_changes WHERE seen_at > "+from,
-		func(scan scanFunc) error { return scan(&changes, &last) })
+	var last, now string
+	err = db.Query(ctx, "SELECT toUInt64(count()), toString(max(seen_at)), toString(now64(6, 'UTC')) FROM impactflow.events_changes WHERE seen_at > "+from,
+		func(scan scanFunc) error { return scan(&changes, &last, &now) })
 	if err != nil {
 		return "", fmt.Errorf("read changes: %w", err)
 	}
 	if changes == 0 {
-		// Nothing new: move the mark on, or an idle store would soon have one too old to
-		// trust and rebuild at every sync.
-		if now := time.Now().Add(-changesOverlap); now.After(state.mark) {
-			state.mark = now
+		// Nothing new: move the mark on (by ClickHouse's clock, which stamps seen_at), or
+		// an idle store would soon have one too old to trust and rebuild at every sync.
+		t, err := time.Parse("2006-01-02 15:04:05.999999", now)
+		if err != nil {
+			return "", fmt.Errorf("read changes: %w", err)
+		}
+		if t = t.Add(-changesOverlap); t.After(state.mark) {
+			state.mark = t
 			return derivedUnchanged, db.writeDeriveState(ctx, state)
 		}
 		return derivedUnchanged, nil
