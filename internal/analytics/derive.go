@@ -158,6 +158,9 @@ var rebuildSteps = []struct {
        sum(events) AS events, sum(value_sum) AS value_sum, groupBitmapMergeState(participants) AS participants
 FROM ` + src + ` GROUP BY tenant_id, dimension, value, kind, day`
 	}},
+	{"funnel_steps", "", func(string) string {
+		return "SELECT tenant_id, participant_id, kind, occurred_at FROM impactflow.events_live_next WHERE kind IN " + funnelKinds
+	}},
 	{"funnel_entries", "cityHash64(participant_id) % 8", func(src string) string { return funnelSelect(src, "1") }},
 }
 
@@ -357,6 +360,7 @@ func (db *DB) appendNew(ctx context.Context, state deriveState, changed string) 
 		"INSERT INTO impactflow.bench_size_band " + benchSelect("size_band", delta),
 		"INSERT INTO impactflow.cohort_daily " + cohortSelect("toDate", delta, "impactflow.participant_ids"),
 		"INSERT INTO impactflow.cohort_monthly " + cohortSelect("toStartOfMonth", delta, "impactflow.participant_ids"),
+		"INSERT INTO impactflow.funnel_steps SELECT tenant_id, participant_id, kind, occurred_at FROM " + delta + " WHERE kind IN " + funnelKinds,
 	}
 	for _, s := range stmts {
 		if err := db.Exec(ctx, s); err != nil {
@@ -364,8 +368,8 @@ func (db *DB) appendNew(ctx context.Context, state deriveState, changed string) 
 		}
 	}
 	// funnel_entries: the participants with new step events get their rows recomputed from
-	// all their live events; everyone else's rows are copied (the table has one row per
-	// signup, a twentieth of the events).
+	// all their live step events (funnel_steps, by participant); everyone else's rows are
+	// copied (the table has one row per signup, a twentieth of the events).
 	var steps uint64
 	if err := db.Query(ctx, "SELECT toUInt64(count()) FROM "+delta+" WHERE kind IN "+funnelKinds,
 		func(scan scanFunc) error { return scan(&steps) }); err != nil {
@@ -374,7 +378,7 @@ func (db *DB) appendNew(ctx context.Context, state deriveState, changed string) 
 	if steps > 0 {
 		touched := "(tenant_id, participant_id) IN (SELECT DISTINCT tenant_id, participant_id FROM " + delta + " WHERE kind IN " + funnelKinds + ")"
 		if err := db.replaceTable(ctx, "funnel_entries", "SELECT tenant_id, participant_id, entry_at, previous, t2, t3, t4 FROM impactflow.funnel_entries WHERE NOT "+touched+
-			" UNION ALL "+funnelSelect("impactflow.events_live", touched)); err != nil {
+			" UNION ALL "+funnelSelect("impactflow.funnel_steps", touched)); err != nil {
 			return err
 		}
 	}
@@ -468,8 +472,11 @@ func (db *DB) rebuild(ctx context.Context, dims uint64) error {
 
 // chunkSource is what a rebuild step reads.
 func chunkSource(table string) string {
-	if table == "cohort_monthly" {
+	switch table {
+	case "cohort_monthly":
 		return "impactflow.cohort_daily_next"
+	case "funnel_entries":
+		return "impactflow.funnel_steps_next"
 	}
 	return "impactflow.events_live_next"
 }

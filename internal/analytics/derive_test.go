@@ -36,6 +36,7 @@ func derivedSnapshot(t *testing.T, db *DB) string {
 		cohort("cohort_daily", "tenant_id, dimension, value, kind"),
 		cohort("cohort_monthly", "tenant_id, dimension, value, kind"),
 		"SELECT tenant_id, participant_id, entry_at, previous, t2, t3, t4 FROM impactflow.funnel_entries ORDER BY ALL",
+		"SELECT tenant_id, participant_id, kind, occurred_at FROM impactflow.funnel_steps ORDER BY ALL",
 		"SELECT tenant_id, count(), uniqExact(n), uniqExact(participant_id) FROM impactflow.participant_ids GROUP BY tenant_id ORDER BY tenant_id",
 	}
 	var b strings.Builder
