@@ -469,7 +469,18 @@ func (db *DB) rebuild(ctx context.Context, dims uint64) error {
 		}
 	}
 	state.full = false
-	return db.writeDeriveState(ctx, state)
+	if err := db.writeDeriveState(ctx, state); err != nil {
+		return err
+	}
+	// The rebuild's aggregation memory stays with the process's allocator unless given
+	// back: after a 5,000,000-event rebuild chDB held 280 MB anonymous memory, 132 MB after
+	// the purge.
+	if db.chdb != nil {
+		if err := db.Exec(ctx, "SYSTEM JEMALLOC PURGE"); err != nil {
+			return fmt.Errorf("rebuild: release memory: %w", err)
+		}
+	}
+	return nil
 }
 
 // chunkSource is what a rebuild step reads.
