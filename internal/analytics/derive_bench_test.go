@@ -12,7 +12,8 @@ import (
 
 // BenchmarkDerived measures bringing the derived tables up to date over
 // ANALYTICS_BENCH_EVENTS synthetic events (default 1,000,000) of 4 tenants: a full rebuild,
-// and a sync's worth of new events (5,000, spread over the past year as the lag benchmark's
+// comparing live_keys with events (all a backfill of events already synced costs), and a
+// sync's worth of new events (5,000, spread over the past year as the lag benchmark's
 // writer spreads them) appended. It reports the process's peak and current resident memory
 // (chDB's included) after the runs.
 //
@@ -26,6 +27,19 @@ func BenchmarkDerived(b *testing.B) {
 		for b.Loop() {
 			if err := db.RebuildDerived(ctx); err != nil {
 				b.Fatal(err)
+			}
+		}
+		reportMemory(b)
+	})
+	// What a backfill that wrote again every event the tables hold costs.
+	b.Run("compare-live-keys", func(b *testing.B) {
+		for b.Loop() {
+			same, err := db.liveKeysMatch(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !same {
+				b.Fatal("live_keys differ from events after a rebuild")
 			}
 		}
 		reportMemory(b)

@@ -116,6 +116,12 @@ func TestIncrementalUpdatesMatchRebuild(t *testing.T) {
 	update("nothing new", nil, derivedUnchanged)
 	update("a batch written again", second, derivedUnchanged)
 	update("more new events", []Change{ev("a", "9", "p6", "signup", 15, 0, 3), ev("a", "10", "p6", "session_started", 16, 0, 3)}, derivedAppended)
+	// More changes than an update appends: written again, they need nothing; one of them
+	// new, everything is rebuilt.
+	defer func(n uint64) { maxIncremental = n }(maxIncremental)
+	maxIncremental = 2
+	update("a large batch written again", second, derivedUnchanged)
+	update("a large batch with a new event", append(second, ev("b", "7", "p8", "signup", 9, 0, 3)), derivedRebuilt)
 	// An update moving an event to another month, and a delete.
 	moved := ev("a", "3", "p2", "volunteer_hours", 50, 6, 4)
 	del := ev("a", "5", "", "", 33, 0, 4)
