@@ -492,6 +492,14 @@ func (db *DB) rebuild(ctx context.Context, dims uint64) error {
 				return fmt.Errorf("rebuild %s: %w", s.table, err)
 			}
 		}
+		// One part per chunk made every query read and merge several: at 10,000,000
+		// events BenchmarkQueries' p50s were 1.4-2.3x those over one part (trends 14.8
+		// against 7.3 ms, funnels 13.4 against 6.1 ms). These tables are small.
+		if len(chunks) > 1 {
+			if err := db.Exec(ctx, "OPTIMIZE TABLE impactflow."+s.table+"_next FINAL"); err != nil {
+				return fmt.Errorf("rebuild %s: %w", s.table, err)
+			}
+		}
 	}
 	for _, s := range rebuildSteps {
 		if err := db.swapNext(ctx, s.table); err != nil {
