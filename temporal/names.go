@@ -20,8 +20,10 @@ const (
 	// tenant's for a reservation and a settle, so its workflow tasks must not queue behind
 	// a burst of report workflow tasks.
 	TaskQueueBudget = "impactflow-budget"
-	// TaskQueueDeliveries runs DeliveryWorkflow, the replay batch workflow and the
-	// partner-independent delivery activities; sends run on each partner's own queue.
+	// TaskQueueDeliveries runs the replay batch workflow, the partner-independent delivery
+	// activities, and DeliveryWorkflow for a rate-limited partner (Goodera) and for runs
+	// started before workflows.DeliveryTaskQueue; other partners' deliveries, and every
+	// send, run on the partner's own queue (TaskQueuePartner).
 	TaskQueueDeliveries = "impactflow-deliveries"
 	// TaskQueueNotifications runs NotificationWorkflow, EventTriggerWorkflow and their activities.
 	TaskQueueNotifications = "impactflow-notifications"
