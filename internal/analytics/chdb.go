@@ -62,15 +62,11 @@ func loadCHDB(path string) (*chdbLib, error) {
 
 // chdbServerArgs are server settings for the embedded engine, which shares the process's
 // memory with everything else: the dev process should stay well under 1 GiB (issue 2).
-// The caches default to server sizes (a mark cache of 5 GiB); the data are small.
-// There is no server memory limit (ClickHouse's default, 90% of RAM): with 768 MiB, a
-// rebuild of funnel_entries over a tenant whose participants have thousands of events each
-// (the import-1m benchmark's: 5,000,000 events over the demo participants) needed 1.24 GiB
-// and failed on every retry, so the sync never finished. funnelSelect's ARRAY JOIN repeats
-// a participant's step arrays for each of their signups; until it stops doing that, a cap
-// turns a memory peak into analytics that never update. The session settings
-// (chdbSessionSettings) keep aggregations and sorts small by spilling to disk.
+// The caches default to server sizes (a mark cache of 5 GiB); the data are small. The
+// limit makes ClickHouse refuse to grow past it rather than the process be killed; the
+// session settings (chdbSessionSettings) keep queries under it by spilling to disk.
 var chdbServerArgs = []string{
+	"--max_server_memory_usage=" + strconv.Itoa(768<<20),
 	"--mark_cache_size=" + strconv.Itoa(64<<20),
 	"--index_mark_cache_size=" + strconv.Itoa(16<<20),
 	"--uncompressed_cache_size=0",

@@ -138,7 +138,7 @@ FROM (SELECT DISTINCT tenant_id, participant_id FROM ` + src + ` ORDER BY tenant
 // events with that value (src): a table's groups never span two chunks (they are within a
 // month, or one participant's), so each chunk writes distinct rows, and memory holds one
 // chunk's groups at a time. Built in one statement, agg_daily's 5,000,000 events needed
-// 1.1 GB; see chunkRows.
+// 1.1 GB, over the chDB memory limit (chdbServerArgs); see chunkRows.
 var rebuildSteps = []struct {
 	table  string
 	chunk  string
