@@ -185,15 +185,10 @@ type FinishInput struct {
 	Tenants []string      `json:"tenants"`
 }
 
-// Finish brings the derived tables up to date (UpdateDerived), drops the cached answers of the tenants that got
+// Finish refreshes the aggregate views, drops the cached answers of the tenants that got
 // new data, and records the run. Every step is idempotent.
 func (a *Activities) Finish(ctx context.Context, in FinishInput) error {
-	// A full rebuild of the derived tables takes about half a minute at 5,000,000 events,
-	// longer with more: heartbeat meanwhile, within the workflow's heartbeat timeout.
-	stop := keepHeartbeating(ctx, 20*time.Second)
-	err := a.DB.UpdateDerived(ctx)
-	stop()
-	if err != nil {
+	if err := a.DB.RefreshViews(ctx); err != nil {
 		return err
 	}
 	if a.Cache != nil && len(in.Tenants) > 0 {
@@ -203,31 +198,6 @@ func (a *Activities) Finish(ctx context.Context, in FinishInput) error {
 	}
 	in.Run.FinishedAt = time.Now()
 	return a.DB.RecordRun(ctx, in.Run)
-}
-
-// keepHeartbeating records a heartbeat every interval until the returned stop is called.
-func keepHeartbeating(ctx context.Context, every time.Duration) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				activity.RecordHeartbeat(ctx)
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-finished
-	}
 }
 
 func (a *Activities) observeLag(newest time.Time) {

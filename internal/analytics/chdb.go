@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"sync"
 	"unsafe"
 
@@ -60,26 +59,6 @@ func loadCHDB(path string) (*chdbLib, error) {
 	return lib, libErr
 }
 
-// chdbServerArgs are server settings for the embedded engine, which shares the process's
-// memory with everything else: the dev process should stay well under 1 GiB (issue 2).
-// The caches default to server sizes (a mark cache of 5 GiB); the data are small. The
-// limit makes ClickHouse refuse to grow past it rather than the process be killed; the
-// session settings (chdbSessionSettings) keep queries under it by spilling to disk.
-var chdbServerArgs = []string{
-	"--max_server_memory_usage=" + strconv.Itoa(768<<20),
-	"--mark_cache_size=" + strconv.Itoa(64<<20),
-	"--index_mark_cache_size=" + strconv.Itoa(16<<20),
-	"--uncompressed_cache_size=0",
-	"--primary_index_cache_size=" + strconv.Itoa(32<<20),
-	"--page_cache_max_size=0",
-	"--query_condition_cache_size=" + strconv.Itoa(16<<20),
-}
-
-// chdbSessionSettings are query settings for every statement on the embedded engine (SET
-// on its one connection). An aggregation or sort past these sizes continues on disk: a
-// full rebuild's GROUP BY of 5,000,000 events held 1.1 GB in memory without them.
-const chdbSessionSettings = "SET max_bytes_before_external_group_by = 134217728, max_bytes_before_external_sort = 134217728"
-
 // chdbConn is the process's one embedded engine, with its data under a directory.
 type chdbConn struct {
 	lib  *chdbLib
@@ -102,7 +81,7 @@ func openCHDB(libPath, dataDir string) (*chdbConn, error) {
 	if sessionOpen {
 		return nil, errors.New("chdb: this process already has an open engine (one per process)")
 	}
-	args := append([]string{"clickhouse", "--path=" + dataDir}, chdbServerArgs...)
+	args := []string{"clickhouse", "--path=" + dataDir}
 	argv := make([]*byte, len(args))
 	keep := make([][]byte, len(args))
 	for i, a := range args {

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -34,8 +33,6 @@ type Options struct {
 type DB struct {
 	chdb   *chdbConn
 	server driver.Conn
-	// deriveMu runs one update of the derived tables at a time (UpdateDerived).
-	deriveMu sync.Mutex
 
 	benchFromStates bool // tests: Benchmarks counts participants as before cohort_monthly
 }
@@ -56,10 +53,6 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	c, err := openCHDB(o.LibPath, filepath.Join(o.DataDir, "chdb"))
 	if err != nil {
 		return nil, err
-	}
-	if _, err := c.run(ctx, chdbSessionSettings, "TabSeparated"); err != nil {
-		c.close()
-		return nil, fmt.Errorf("chdb settings: %w", err)
 	}
 	return &DB{chdb: c}, nil
 }
@@ -86,14 +79,9 @@ func (db *DB) Ping(ctx context.Context) error {
 	return err
 }
 
-// Migrate applies the ClickHouse DDL; every statement is idempotent. Derived tables of an
-// older shape are dropped first, to be rebuilt by the next sync.
+// Migrate applies the ClickHouse DDL; every statement is idempotent.
 func (db *DB) Migrate(ctx context.Context) error {
 	stmts, err := migrations.ClickHouse()
-	if err != nil {
-		return err
-	}
-	upgraded, err := db.upgradeDerived(ctx)
 	if err != nil {
 		return err
 	}
@@ -101,14 +89,6 @@ func (db *DB) Migrate(ctx context.Context) error {
 		if err := db.Exec(ctx, s); err != nil {
 			return fmt.Errorf("clickhouse migrate: %w", err)
 		}
-	}
-	if upgraded {
-		state, err := db.readDeriveState(ctx)
-		if err != nil {
-			return err
-		}
-		state.full = true
-		return db.writeDeriveState(ctx, state)
 	}
 	return nil
 }

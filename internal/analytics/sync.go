@@ -75,6 +75,64 @@ func (db *DB) SetWatermark(ctx context.Context, c Cursor) error {
 		[][]any{{watermarkID, c.UpdatedAt.UTC(), c.TenantID, c.EventID, uint64(c.UpdatedAt.UnixMicro())}})
 }
 
+// viewPhases are the materialized views the sync refreshes after writing, in order: the
+// deduplicated live events, then the aggregates computed from them (001's six, and 002's
+// daily cohort figures and funnel entries), then the monthly cohort figures.
+var viewPhases = [][]string{
+	{"mv_events_live"},
+	{"mv_agg_daily", "mv_agg_weekly", "mv_agg_monthly", "mv_peers_industry", "mv_peers_region", "mv_peers_size_band",
+		"mv_cohort_daily", "mv_funnel_entries"},
+	{"mv_cohort_monthly"},
+}
+
+// refreshPoll is how often RefreshViews looks at the refreshes' progress.
+const refreshPoll = 50 * time.Millisecond
+
+// RefreshViews recomputes the live events from the deduplicated events, then the
+// aggregate views from them, and waits until each has swapped in its new contents. The
+// refreshes run in ClickHouse's background pool; SYSTEM WAIT VIEW would hold chDB's one
+// connection (and every API query behind it) for the whole refresh, so the wait is short
+// status reads until nothing is running, and WAIT only confirms, returning at once unless a
+// refresh had not yet started.
+func (db *DB) RefreshViews(ctx context.Context) error {
+	for _, views := range viewPhases {
+		if err := db.refresh(ctx, views); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (db *DB) refresh(ctx context.Context, views []string) error {
+	for _, v := range views {
+		if err := db.Exec(ctx, "SYSTEM REFRESH VIEW impactflow."+v); err != nil {
+			return fmt.Errorf("refresh %s: %w", v, err)
+		}
+	}
+	for {
+		var running uint64
+		err := db.Query(ctx, "SELECT toUInt64(countIf(status NOT IN ('Scheduled', 'Disabled'))) FROM system.view_refreshes WHERE database = 'impactflow'",
+			func(scan scanFunc) error { return scan(&running) })
+		if err != nil {
+			return fmt.Errorf("refresh status: %w", err)
+		}
+		if running == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(refreshPoll):
+		}
+	}
+	for _, v := range views {
+		if err := db.Exec(ctx, "SYSTEM WAIT VIEW impactflow."+v); err != nil {
+			return fmt.Errorf("wait for %s: %w", v, err)
+		}
+	}
+	return nil
+}
+
 // Run is what one sync run did.
 type Run struct {
 	RunID      string    `json:"run_id"`
@@ -117,7 +175,8 @@ func (db *DB) LastRun(ctx context.Context) (Run, bool, error) {
 // Reset empties every analytics table (the watermark included): the next sync copies
 // everything again.
 func (db *DB) Reset(ctx context.Context) error {
-	for _, t := range append([]string{"events", "tenants", "programs", "sync_state", "sync_runs"}, derivedTables...) {
+	for _, t := range []string{"events", "tenants", "programs", "sync_state", "sync_runs", "agg_daily", "agg_weekly", "agg_monthly",
+		"bench_industry", "bench_region", "bench_size_band", "events_live", "cohort_daily", "cohort_monthly", "funnel_entries"} {
 		if err := db.Exec(ctx, "TRUNCATE TABLE IF EXISTS impactflow."+t); err != nil {
 			return fmt.Errorf("reset %s: %w", t, err)
 		}

@@ -70,50 +70,20 @@ CREATE TABLE IF NOT EXISTS impactflow.sync_runs (
 ) ENGINE = MergeTree
 ORDER BY finished_at;
 
-
--- Derived tables. Everything below `events` is computed from it by the sync's last step
--- (UpdateDerived in internal/analytics/derive.go), never written by anything else, so it
--- can always be dropped and rebuilt: Migrate drops a derived table of an older shape
--- (staleDerived in derive.go) and the next sync rebuilds it, which is how a store made by an
--- older impactflow is upgraded (these statements only create what is missing).
---
--- They are kept up to date in two ways (derive.go says when each is used):
--- - a full rebuild, each table built beside the live one and swapped in (EXCHANGE TABLES),
---   from events FINAL: what the refreshable views of earlier versions did at every sync,
---   measured at 46 s for 5,000,000 events on chDB with 2 shared cores (34 s now, in
---   chunks: BenchmarkDerived). The views are gone: their own schedule could rebuild a
---   table between an incremental update's statements;
--- - appending the figures of the events that are new since the last sync. The aggregate
---   tables are AggregatingMergeTrees whose sorting key is their grouping key, so appended
---   rows are summed and their states merged with the old ones (by queries, which aggregate
---   anyway, and by background merges, which keep the row count from growing), and counts,
---   sums and distinct participants stay exact: adding events only ever adds to them. An
---   update or delete of an event already aggregated would have to take something away
---   from a distinct count, which a state cannot do, so such a change makes a full rebuild.
---   A re-synced row with the version already aggregated changes nothing and is skipped.
---   5,000 new events at 5,000,000 take about 1 s (BenchmarkDerived).
-
 -- Aggregates per tenant, program, event kind (the metric) and period. participants is an
 -- aggregate state so that distinct participants stay exact when rows are merged across
 -- programs or kinds.
 -- Small granules: a query reads (and deserializes) whole granules of participants states,
 -- which are large; with the default 8192 rows a monthly query read every tenant's states.
--- Each table also keeps, per program and period, a row with kind '' over every kind: the
--- participants metric (distinct participants of any kind) then merges one state per program
--- and period instead of one per kind; merging the per-kind states made a monthly
--- participants trend 5-20x slower than any other metric (BenchmarkQueries).
--- Measured (BenchmarkReadPaths in internal/analytics: 1,000,000 events, 10% written twice,
--- chDB on 2 shared cores): a monthly trend reads these aggregates in 7-11 ms, events FINAL
--- in 86-188 ms, argMax by version in 90-267 ms.
 CREATE TABLE IF NOT EXISTS impactflow.agg_daily (
     tenant_id    LowCardinality(String),
     program_id   UInt64,
     kind         LowCardinality(String),
     period       Date,
-    events       SimpleAggregateFunction(sum, UInt64),
-    value_sum    SimpleAggregateFunction(sum, Float64),
+    events       UInt64,
+    value_sum    Float64,
     participants AggregateFunction(uniqExact, String)
-) ENGINE = AggregatingMergeTree
+) ENGINE = MergeTree
 ORDER BY (tenant_id, kind, period, program_id)
 SETTINGS index_granularity = 128, index_granularity_bytes = 1048576;
 
@@ -121,29 +91,28 @@ CREATE TABLE IF NOT EXISTS impactflow.agg_weekly AS impactflow.agg_daily;
 CREATE TABLE IF NOT EXISTS impactflow.agg_monthly AS impactflow.agg_daily;
 
 -- Benchmark aggregates: each tenant's monthly figures under its industry, region and size
--- band, so that a peer group is one key range. A change of a tenant's industry, region or
--- size band makes a full rebuild (the dimensions' fingerprint in derive_state).
+-- band, so that a peer group is one key range.
 CREATE TABLE IF NOT EXISTS impactflow.bench_industry (
     peer_group   LowCardinality(String),
     tenant_id    LowCardinality(String),
     kind         LowCardinality(String),
     period       Date,
-    events       SimpleAggregateFunction(sum, UInt64),
-    value_sum    SimpleAggregateFunction(sum, Float64),
+    events       UInt64,
+    value_sum    Float64,
     participants AggregateFunction(uniqExact, String)
-) ENGINE = AggregatingMergeTree
+) ENGINE = MergeTree
 ORDER BY (peer_group, kind, period, tenant_id)
 SETTINGS index_granularity = 128, index_granularity_bytes = 1048576;
 
 CREATE TABLE IF NOT EXISTS impactflow.bench_region AS impactflow.bench_industry;
 CREATE TABLE IF NOT EXISTS impactflow.bench_size_band AS impactflow.bench_industry;
 
--- A deduplicated, narrow copy of the live events (events FINAL), which the aggregates are
--- computed from instead of each deduplicating events again. The queries the aggregates
--- cannot answer (a cohort filter, cohort comparisons, funnels) read it too, without FINAL,
--- in (tenant, kind, time) order: BenchmarkQueries in internal/analytics measured funnels
--- and cohorts over events FINAL at 35 and 22 ms (p50) on 1,000,000 events, mostly spent
--- deduplicating by event ID.
+-- A deduplicated, narrow copy of the live events, refreshed from events FINAL by the sync
+-- first, before the six views below, which aggregate it instead of each deduplicating
+-- events again. The queries the aggregates cannot answer (a cohort filter, cohort
+-- comparisons, funnels) read it too, without FINAL, in (tenant, kind, time) order:
+-- BenchmarkQueries in internal/analytics measured funnels and cohorts over events FINAL
+-- at 35 and 22 ms (p50) on 1,000,000 events, mostly spent deduplicating by event ID.
 CREATE TABLE IF NOT EXISTS impactflow.events_live (
     tenant_id      LowCardinality(String),
     kind           LowCardinality(String),
@@ -156,54 +125,77 @@ CREATE TABLE IF NOT EXISTS impactflow.events_live (
 ) ENGINE = MergeTree
 ORDER BY (tenant_id, kind, occurred_at);
 
--- The version of every event in events_live, by event: what the derived tables hold, which
--- the sync compares with events to tell a new event from an update, a delete or a row
--- written again.
-CREATE TABLE IF NOT EXISTS impactflow.live_keys (
-    tenant_id LowCardinality(String),
-    event_id  String,
-    version   UInt64
-) ENGINE = MergeTree
-ORDER BY (tenant_id, event_id);
+CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_events_live
+REFRESH EVERY 1 DAY TO impactflow.events_live AS
+SELECT tenant_id, kind, occurred_at, participant_id, program_id, location, cohort, value
+FROM impactflow.events FINAL;
 
--- The keys of every row written to events, with when: the changes the derived tables have
--- not caught up with yet. An insert trigger, so that no writer can forget it. The sync reads
--- the rows after its mark (derive_state); a day is kept, and a mark older than half that
--- makes a full rebuild rather than trust the log.
-CREATE TABLE IF NOT EXISTS impactflow.events_changes (
-    tenant_id LowCardinality(String),
-    event_id  String,
-    seen_at   DateTime64(6, 'UTC')
-) ENGINE = MergeTree
-ORDER BY seen_at
-TTL toDateTime(seen_at) + INTERVAL 1 DAY;
+-- The six materialized views. They are refreshable views over the deduplicated events,
+-- refreshed by the sync after it writes (SYSTEM REFRESH VIEW, after mv_events_live) rather
+-- than incremental insert triggers: an insert trigger sees every re-written, updated and
+-- deleted row as a new one, so its sums would count a re-synced batch twice and never forget
+-- a delete. A refresh replaces its target atomically from deduplicated rows, so readers
+-- never see duplicates and need neither FINAL nor argMax. The daily schedule is only a
+-- safety net (it may aggregate a day-old events_live; the next sync puts that right).
+-- Measured (BenchmarkReadPaths in internal/analytics: 1,000,000 events, 10% written twice,
+-- chDB on 2 shared cores): a monthly trend reads the refreshed view in 7-11 ms, events FINAL
+-- in 86-188 ms, argMax by version in 90-267 ms; refreshing is paid once per sync instead of
+-- on every query.
+-- Each view also keeps, per program and period, a row with kind '' over every kind: the
+-- participants metric (distinct participants of any kind) then merges one state per program
+-- and period instead of one per kind; merging the per-kind states made a monthly
+-- participants trend 5-20x slower than any other metric (BenchmarkQueries).
+-- (The first versions of these views, over events FINAL and without those rows, were named
+-- mv_daily and so on.)
+DROP VIEW IF EXISTS impactflow.mv_daily;
+DROP VIEW IF EXISTS impactflow.mv_weekly;
+DROP VIEW IF EXISTS impactflow.mv_monthly;
+DROP VIEW IF EXISTS impactflow.mv_bench_industry;
+DROP VIEW IF EXISTS impactflow.mv_bench_region;
+DROP VIEW IF EXISTS impactflow.mv_bench_size_band;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_events_changes TO impactflow.events_changes AS
-SELECT tenant_id, event_id, now64(6, 'UTC') AS seen_at FROM impactflow.events;
+CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_agg_daily
+REFRESH EVERY 1 DAY TO impactflow.agg_daily AS
+SELECT tenant_id, program_id, kind, toDate(occurred_at) AS period,
+       count() AS events, sum(value) AS value_sum, uniqExactState(participant_id) AS participants
+FROM impactflow.events_live
+GROUP BY GROUPING SETS ((tenant_id, program_id, kind, period), (tenant_id, program_id, period));
 
--- Where the derived tables stand: the events_changes they include (mark), whether they
--- must be rebuilt whole (full: never built, an upgrade dropped one, or an update was
--- interrupted half-way) and the fingerprint of the dimensions they were built with.
-CREATE TABLE IF NOT EXISTS impactflow.derive_state (
-    id         String,
-    mark       DateTime64(6, 'UTC'),
-    full       UInt8,
-    dimensions UInt64,
-    version    UInt64
-) ENGINE = ReplacingMergeTree(version)
-ORDER BY id;
+CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_agg_weekly
+REFRESH EVERY 1 DAY TO impactflow.agg_weekly AS
+SELECT tenant_id, program_id, kind, toMonday(occurred_at) AS period,
+       count() AS events, sum(value) AS value_sum, uniqExactState(participant_id) AS participants
+FROM impactflow.events_live
+GROUP BY GROUPING SETS ((tenant_id, program_id, kind, period), (tenant_id, program_id, period));
 
--- The events an incremental update appends (their newest versions), for the statements
--- that aggregate them; emptied by every update.
-CREATE TABLE IF NOT EXISTS impactflow.derive_delta (
-    tenant_id      LowCardinality(String),
-    kind           LowCardinality(String),
-    occurred_at    DateTime64(6, 'UTC'),
-    participant_id String,
-    program_id     UInt64,
-    location       String,
-    cohort         String,
-    value          Float64,
-    event_id       String,
-    version        UInt64
-) ENGINE = Memory;
+CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_agg_monthly
+REFRESH EVERY 1 DAY TO impactflow.agg_monthly AS
+SELECT tenant_id, program_id, kind, toStartOfMonth(occurred_at) AS period,
+       count() AS events, sum(value) AS value_sum, uniqExactState(participant_id) AS participants
+FROM impactflow.events_live
+GROUP BY GROUPING SETS ((tenant_id, program_id, kind, period), (tenant_id, program_id, period));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_peers_industry
+REFRESH EVERY 1 DAY TO impactflow.bench_industry AS
+SELECT t.industry AS peer_group, e.tenant_id AS tenant_id, e.kind AS kind, toStartOfMonth(e.occurred_at) AS period,
+       count() AS events, sum(e.value) AS value_sum, uniqExactState(e.participant_id) AS participants
+FROM impactflow.events_live AS e
+INNER JOIN (SELECT tenant_id, industry FROM impactflow.tenants FINAL) AS t ON t.tenant_id = e.tenant_id
+GROUP BY GROUPING SETS ((peer_group, tenant_id, kind, period), (peer_group, tenant_id, period));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_peers_region
+REFRESH EVERY 1 DAY TO impactflow.bench_region AS
+SELECT t.region AS peer_group, e.tenant_id AS tenant_id, e.kind AS kind, toStartOfMonth(e.occurred_at) AS period,
+       count() AS events, sum(e.value) AS value_sum, uniqExactState(e.participant_id) AS participants
+FROM impactflow.events_live AS e
+INNER JOIN (SELECT tenant_id, region FROM impactflow.tenants FINAL) AS t ON t.tenant_id = e.tenant_id
+GROUP BY GROUPING SETS ((peer_group, tenant_id, kind, period), (peer_group, tenant_id, period));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_peers_size_band
+REFRESH EVERY 1 DAY TO impactflow.bench_size_band AS
+SELECT t.size_band AS peer_group, e.tenant_id AS tenant_id, e.kind AS kind, toStartOfMonth(e.occurred_at) AS period,
+       count() AS events, sum(e.value) AS value_sum, uniqExactState(e.participant_id) AS participants
+FROM impactflow.events_live AS e
+INNER JOIN (SELECT tenant_id, size_band FROM impactflow.tenants FINAL) AS t ON t.tenant_id = e.tenant_id
+GROUP BY GROUPING SETS ((peer_group, tenant_id, kind, period), (peer_group, tenant_id, period));
+

@@ -1,29 +1,23 @@
 -- Pre-aggregates for cohort comparisons and funnels, which 001 answered from the raw live
 -- events (events_live): at 10,000,000 events (BenchmarkQueries in internal/analytics) a
 -- cohort comparison read up to every event of the tenant and a funnel grouped every step
--- event by participant. Like 001's aggregates they are derived tables, kept up to date by
--- the sync from events_live (UpdateDerived in internal/analytics/derive.go).
-
--- Every (tenant, participant) of events_live with a number, for cohort_daily's bitmaps.
--- The numbers are distinct and never change once given: a full rebuild numbers everyone
--- 1..N again (dense, so bitmaps stay small), an incremental update numbers the new
--- participants after the largest number, so that appended bitmaps merge with the old ones.
-CREATE TABLE IF NOT EXISTS impactflow.participant_ids (
-    tenant_id      LowCardinality(String),
-    participant_id String,
-    n              UInt32
-) ENGINE = MergeTree
-ORDER BY (tenant_id, participant_id);
+-- event by participant. Like the views of 001 they are refreshable views over events_live,
+-- refreshed by the sync after it (RefreshViews): events_live is already deduplicated
+-- (events FINAL: the newest version of each event, deletes dropped), so a refresh rebuilds
+-- them exactly from what the other views see, and updates and deletes need no care here. An
+-- insert trigger on events would see every re-synced or updated row as a new one.
 
 -- Cohort figures per tenant, dimension (program, location, cohort), value, event kind and
 -- day, with rows of kind '' over every kind for the participants metric. value is the
--- program's code for the program dimension, joined when the rows are computed like the
--- bench tables' tenants (a change of a program's code makes a full rebuild). Events whose
--- program is not in programs are left out of the three dimensions, as the query over
--- events_live's join with programs did.
--- participants is a bitmap of participant numbers (participant_ids) rather than a
--- uniqExact state: merging a year of daily bitmaps (roaring OR) is much cheaper than
--- merging as many hash sets of strings.
+-- program's code for the program dimension, joined at refresh time like the bench views'
+-- tenants (the sync writes the dimensions before it refreshes). Events whose program is not
+-- in programs are left out of the three dimensions, as the query over events_live's join
+-- with programs did.
+-- participants is a bitmap of participant numbers rather than a uniqExact state: merging a
+-- year of daily bitmaps (roaring OR) is much cheaper than merging as many hash sets of
+-- strings, and it stays exact because the numbers are dense and distinct: each refresh
+-- numbers every (tenant, participant) of events_live 1..N in one pass, and the numbers are
+-- only ever counted, never compared across refreshes.
 -- Small granules, as for 001's aggregates: a query deserializes every bitmap of the granules
 -- it reads, most of them other cohorts' or periods' with larger granules.
 CREATE TABLE IF NOT EXISTS impactflow.cohort_daily (
@@ -32,19 +26,66 @@ CREATE TABLE IF NOT EXISTS impactflow.cohort_daily (
     value        String,
     kind         LowCardinality(String),
     day          Date,
-    events       SimpleAggregateFunction(sum, UInt64),
-    value_sum    SimpleAggregateFunction(sum, Float64),
+    events       UInt64,
+    value_sum    Float64,
     participants AggregateFunction(groupBitmap, UInt32)
-) ENGINE = AggregatingMergeTree
+) ENGINE = MergeTree
 ORDER BY (tenant_id, dimension, kind, value, day)
 SETTINGS index_granularity = 32, index_granularity_bytes = 1048576;
 
+-- Two passes of GROUPING SETS: the figures by kind, without participants (no metric counts
+-- one kind's participants, and Cohorts reads events_live for one that would), then the rows
+-- of kind '' with the participants, which alone need the numbering join; one pass of all
+-- seven sets with bitmaps took 33 s to refresh 10,000,000 events. grouping(c) is 0 in the
+-- sets that group by c (the SQL standard's meaning, ClickHouse's default). The last set,
+-- dimension 'all' (value ''), holds every participant of the tenant, whether or not
+-- programs knows their event's program: Benchmarks counts a tenant's participants from its
+-- monthly rows.
+CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_cohort_daily
+REFRESH EVERY 1 DAY TO impactflow.cohort_daily AS
+SELECT tenant_id, dimension, value, kind, day, events, value_sum, participants
+FROM (
+    SELECT e.tenant_id AS tenant_id,
+           multiIf(grouping(p.code) = 0, 'program', grouping(e.location) = 0, 'location', 'cohort') AS dimension,
+           multiIf(grouping(p.code) = 0, p.code, grouping(e.location) = 0, e.location, e.cohort) AS value,
+           e.kind AS kind, toDate(e.occurred_at) AS day, p.known AS known,
+           count() AS events, sum(e.value) AS value_sum, groupBitmapStateIf(toUInt32(0), 0) AS participants
+    FROM impactflow.events_live AS e
+    LEFT JOIN (SELECT tenant_id, program_id, code, toUInt8(1) AS known FROM impactflow.programs FINAL) AS p
+        ON p.tenant_id = e.tenant_id AND p.program_id = e.program_id
+    GROUP BY GROUPING SETS ((e.tenant_id, known, p.code, e.kind, day), (e.tenant_id, known, e.location, e.kind, day),
+                            (e.tenant_id, known, e.cohort, e.kind, day))
+    UNION ALL
+    SELECT e.tenant_id AS tenant_id,
+           multiIf(grouping(p.code) = 0, 'program', grouping(e.location) = 0, 'location', grouping(e.cohort) = 0, 'cohort', 'all') AS dimension,
+           multiIf(grouping(p.code) = 0, p.code, grouping(e.location) = 0, e.location, grouping(e.cohort) = 0, e.cohort, '') AS value,
+           '' AS kind, toDate(e.occurred_at) AS day, p.known AS known,
+           count() AS events, sum(e.value) AS value_sum, groupBitmapState(ids.n) AS participants
+    FROM impactflow.events_live AS e
+    LEFT JOIN (SELECT tenant_id, program_id, code, toUInt8(1) AS known FROM impactflow.programs FINAL) AS p
+        ON p.tenant_id = e.tenant_id AND p.program_id = e.program_id
+    INNER JOIN (SELECT tenant_id, participant_id, toUInt32(rowNumberInAllBlocks() + 1) AS n
+                FROM (SELECT DISTINCT tenant_id, participant_id FROM impactflow.events_live ORDER BY tenant_id, participant_id)) AS ids
+        ON ids.tenant_id = e.tenant_id AND ids.participant_id = e.participant_id
+    GROUP BY GROUPING SETS ((e.tenant_id, known, p.code, day), (e.tenant_id, known, e.location, day),
+                            (e.tenant_id, known, e.cohort, day), (e.tenant_id, day))
+)
+WHERE dimension = 'all' OR known = 1;
+
 -- The same figures by month (day is the month's first day): a cohort query over a long
 -- period merges whole months here and only the partial months' days from cohort_daily.
+-- Refreshed from cohort_daily, after it; its columns are cohort_daily's.
 CREATE TABLE IF NOT EXISTS impactflow.cohort_monthly AS impactflow.cohort_daily
-ENGINE = AggregatingMergeTree
+ENGINE = MergeTree
 ORDER BY (tenant_id, dimension, kind, value, day)
 SETTINGS index_granularity = 8, index_granularity_bytes = 1048576;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_cohort_monthly
+REFRESH EVERY 1 DAY DEPENDS ON impactflow.mv_cohort_daily TO impactflow.cohort_monthly AS
+SELECT tenant_id, dimension, value, kind, toStartOfMonth(day) AS day,
+       sum(events) AS events, sum(value_sum) AS value_sum, groupBitmapMergeState(participants) AS participants
+FROM impactflow.cohort_daily
+GROUP BY tenant_id, dimension, value, kind, day;
 
 -- The default funnel (signup, session_started, session_completed, outcome_measured, as
 -- asked by the API without steps), walked ahead of time from every signup: one row per
@@ -54,32 +95,38 @@ SETTINGS index_granularity = 8, index_granularity_bytes = 1048576;
 -- default steps (or a prefix of them) over any period and window reads the signups of the
 -- period that are their participant's first in it: those whose participant's previous
 -- signup (previous, in microseconds; -(2^63 - 1) for the first) is before the period. Other
--- step lists read events_live (funnelFromEvents): precomputing every order of the six kinds
--- is not worth it. Walking participants' sorted times with array lambdas at query time
--- instead was measured at 250-450 ms for 100,000 participants (2.5M events) on 2 shared
--- cores.
--- A participant's rows depend on all their events, so an incremental update recomputes the
--- rows of the participants with new step events (participant_id says whose a row is), from
--- funnel_steps.
+-- step lists read
+-- events_live (funnelFromEvents): precomputing every order of the six kinds is not worth it.
+-- Walking participants' sorted times with array lambdas at query time instead was measured
+-- at 250-450 ms for 100,000 participants (2.5M events) on 2 shared cores.
 CREATE TABLE IF NOT EXISTS impactflow.funnel_entries (
-    tenant_id      LowCardinality(String),
-    participant_id String,
-    entry_at       DateTime64(6, 'UTC'),
-    previous       Int64,
-    t2             Int64,
-    t3             Int64,
-    t4             Int64
+    tenant_id   LowCardinality(String),
+    entry_at    DateTime64(6, 'UTC'),
+    previous    Int64,
+    t2          Int64,
+    t3          Int64,
+    t4          Int64
 ) ENGINE = MergeTree
 ORDER BY (tenant_id, entry_at);
 
--- The live events of the default funnel's steps by participant, for recomputing some
--- participants' funnel_entries: reading them from events_live (in time order) scanned
--- every step event, 0.6-2.7 s of an incremental update's 1-3 s at 5,000,000 events
--- (BenchmarkDerived).
-CREATE TABLE IF NOT EXISTS impactflow.funnel_steps (
-    tenant_id      LowCardinality(String),
-    participant_id String,
-    kind           LowCardinality(String),
-    occurred_at    DateTime64(6, 'UTC')
-) ENGINE = MergeTree
-ORDER BY (tenant_id, participant_id, kind, occurred_at);
+CREATE MATERIALIZED VIEW IF NOT EXISTS impactflow.mv_funnel_entries
+REFRESH EVERY 1 DAY TO impactflow.funnel_entries AS
+SELECT tenant_id, entry_at, previous, t2, t3, t4
+FROM (
+    SELECT tenant_id, fromUnixTimestamp64Micro(e, 'UTC') AS entry_at, previous,
+           arrayFirstIndex(x -> x >= e, s2) AS i2, if(i2 = 0, toInt64(9223372036854775807), s2[i2]) AS t2,
+           arrayFirstIndex(x -> x >= t2, s3) AS i3, if(i3 = 0, toInt64(9223372036854775807), s3[i3]) AS t3,
+           arrayFirstIndex(x -> x >= t3, s4) AS i4, if(i4 = 0, toInt64(9223372036854775807), s4[i4]) AS t4
+    FROM (
+        SELECT tenant_id, participant_id,
+               arraySort(groupArrayIf(toUnixTimestamp64Micro(occurred_at), kind = 'signup')) AS s1,
+               arraySort(groupArrayIf(toUnixTimestamp64Micro(occurred_at), kind = 'session_started')) AS s2,
+               arraySort(groupArrayIf(toUnixTimestamp64Micro(occurred_at), kind = 'session_completed')) AS s3,
+               arraySort(groupArrayIf(toUnixTimestamp64Micro(occurred_at), kind = 'outcome_measured')) AS s4
+        FROM impactflow.events_live
+        WHERE kind IN ('signup', 'session_started', 'session_completed', 'outcome_measured')
+        GROUP BY tenant_id, participant_id
+        HAVING notEmpty(s1)
+    )
+    ARRAY JOIN s1 AS e, arrayPushFront(arrayPopBack(s1), toInt64(-9223372036854775807)) AS previous
+);
