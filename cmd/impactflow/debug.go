@@ -36,9 +36,9 @@ func serveDebug(addr string, log *slog.Logger) {
 // The limit is what bounds the heap under load: a million-row import keeps 100-150 MB
 // live, and at 400% the heap ran up to the limit. 640 MiB was most of the process's
 // anonymous memory next to chDB's; 320 MiB made the collector run so often that imports
-// slowed down. `impactflow bench import-1m` on a fresh dev, one run each on a quiet
-// machine: 320 MiB 31,665 events/s at 844 MiB peak RSS, 640 MiB 49,657 events/s at
-// 1.1 GiB, 480 MiB 68,377 events/s at 990 MiB.
+// slowed down. `impactflow bench import-1m`, one run each on a quiet machine, in a fresh
+// dev after `bench job-start`: 320 MiB 31,665 events/s at 844 MiB peak RSS, 640 MiB
+// 49,657 events/s at 1.1 GiB; in a fresh dev alone, 480 MiB 68,377 events/s at 990 MiB.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
