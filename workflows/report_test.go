@@ -300,22 +300,16 @@ func TestReportWorkflowRunsShortStepsLocallyAndSettlesBesidePersisting(t *testin
 			return temporal.NewNonRetryableApplicationError("persist did not start while settling", "Test", nil)
 		}
 	}
-	var local, regular []string
-	f.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
-		local = append(local, info.ActivityType.Name)
-	})
-	f.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
-		regular = append(regular, info.ActivityType.Name)
-	})
+	local, regular := f.recordActivityTypes()
 	f.env.ExecuteWorkflow(ReportWorkflow, reportInput(llm.SectionSummary, llm.SectionOutcomes, llm.SectionRecommendations))
 	if err := f.env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(local, ","); got != "Gather,Redact,Reserve,Settle,PersistReport,EmitReportGenerated" &&
+	if got := strings.Join(*local, ","); got != "Gather,Redact,Reserve,Settle,PersistReport,EmitReportGenerated" &&
 		got != "Gather,Redact,Reserve,PersistReport,Settle,EmitReportGenerated" {
 		t.Errorf("local activities %s", got)
 	}
-	if got := strings.Join(regular, ","); got != "Write,Write,Write" {
+	if got := strings.Join(*regular, ","); got != "Write,Write,Write" {
 		t.Errorf("regular activities %s, want only the three LLM calls", got)
 	}
 	if len(f.settled) != 1 || len(f.persist) != 1 || f.emitted != 1 {
@@ -333,20 +327,27 @@ func TestReportWorkflowBeforeLocalStepsRunsEveryStepAsAnActivity(t *testing.T) {
 		func(_ context.Context, in reports.WriteInput) (llm.Response, error) {
 			return cited(in.Request.Section), nil
 		})
-	var local, regular []string
-	f.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
-		local = append(local, info.ActivityType.Name)
-	})
-	f.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
-		regular = append(regular, info.ActivityType.Name)
-	})
+	local, regular := f.recordActivityTypes()
 	in := reportInput(llm.SectionSummary)
 	in.Version = 0
 	f.env.ExecuteWorkflow(ReportWorkflow, in)
 	if err := f.env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(regular, ","); len(local) != 0 || got != "Gather,Redact,Reserve,Write,Settle,PersistReport,EmitReportGenerated" {
-		t.Errorf("local %v, regular %s", local, got)
+	if got := strings.Join(*regular, ","); len(*local) != 0 || got != "Gather,Redact,Reserve,Write,Settle,PersistReport,EmitReportGenerated" {
+		t.Errorf("local %v, regular %s", *local, got)
 	}
+}
+
+// recordActivityTypes collects the types of the local and the regular activities the
+// workflow starts, in order.
+func (f *reportFixture) recordActivityTypes() (local, regular *[]string) {
+	local, regular = new([]string), new([]string)
+	f.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+		*local = append(*local, info.ActivityType.Name)
+	})
+	f.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		*regular = append(*regular, info.ActivityType.Name)
+	})
+	return local, regular
 }
