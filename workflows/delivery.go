@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/impactflow/impactflow/activities/deliveries"
+	"github.com/impactflow/impactflow/internal/connectors"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/store"
 	itemporal "github.com/impactflow/impactflow/temporal"
@@ -54,7 +55,7 @@ type DeliveryResult struct {
 
 // PartnerRateLimited reports whether the partner's sends are rate limited by their task
 // queue (Goodera's 100 a minute, TaskQueueActivitiesPerSecond on its workers).
-func PartnerRateLimited(partner string) bool { return partner == "goodera" }
+func PartnerRateLimited(partner string) bool { return partner == string(connectors.Goodera) }
 
 // DeliveryTaskQueue is the queue a new delivery's workflow runs on. For most partners it is
 // the partner's own queue, the one its sends run on: the worker then gets the send with
@@ -72,7 +73,7 @@ func DeliveryTaskQueue(partner string) string {
 // deliveryBudget is how long a partner's send is retried before the delivery fails:
 // partners' outages can last a day; Goodera's rate limit also queues sends.
 func deliveryBudget(partner string) time.Duration {
-	if partner == "goodera" {
+	if partner == string(connectors.Goodera) {
 		return 48 * time.Hour
 	}
 	return 24 * time.Hour
