@@ -81,7 +81,7 @@ func (db *DB) SetWatermark(ctx context.Context, c Cursor) error {
 var viewPhases = [][]string{
 	{"mv_events_live"},
 	{"mv_agg_daily", "mv_agg_weekly", "mv_agg_monthly", "mv_peers_industry", "mv_peers_region", "mv_peers_size_band",
-		"mv_cohort_daily", "mv_funnel_entries"},
+		"mv_cohort_daily", "mv_funnel_walk"},
 	{"mv_cohort_monthly"},
 }
 
