@@ -186,9 +186,11 @@ type FinishInput struct {
 }
 
 // Finish refreshes the aggregate views, drops the cached answers of the tenants that got
-// new data, and records the run. Every step is idempotent.
+// new data, and records the run. Every step is idempotent. It heartbeats while the views
+// refresh: over millions of events that outlasts the heartbeat timeout, and a Finish that
+// did not would be timed out and start the refresh over, again and again.
 func (a *Activities) Finish(ctx context.Context, in FinishInput) error {
-	if err := a.DB.RefreshViews(ctx); err != nil {
+	if err := a.DB.RefreshViews(ctx, func() { activity.RecordHeartbeat(ctx, "refresh") }); err != nil {
 		return err
 	}
 	if a.Cache != nil && len(in.Tenants) > 0 {

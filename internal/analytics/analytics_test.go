@@ -86,7 +86,7 @@ func TestDuplicatesUpdatesAndDeletesLeaveExactAggregates(t *testing.T) {
 	if err := db.WriteChanges(ctx, []Change{upd, del}); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.RefreshViews(ctx); err != nil {
+	if err := db.RefreshViews(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, g := range []Granularity{Day, Week, Month} {
@@ -129,7 +129,7 @@ func TestFunnelCountsOrderedStepsWithinWindow(t *testing.T) {
 		}
 	}
 	// Funnels read the live events the sync refreshes after writing.
-	if err := db.RefreshViews(ctx); err != nil {
+	if err := db.RefreshViews(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	steps, err := db.Funnel(ctx, FunnelQuery{TenantID: "a", Steps: []string{"signup", "session_started", "session_completed"},
@@ -168,7 +168,7 @@ func TestBenchmarksNeedFivePeers(t *testing.T) {
 	if err := db.WriteChanges(ctx, rows); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.RefreshViews(ctx); err != nil {
+	if err := db.RefreshViews(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	bs, err := db.Benchmarks(ctx, BenchmarkQuery{TenantID: "t0", Metric: Metrics["donations"], From: day0.AddDate(0, -1, 0), To: day0.AddDate(0, 1, 0)})
@@ -185,5 +185,18 @@ func TestBenchmarksNeedFivePeers(t *testing.T) {
 	}
 	if reg := byDim["region"]; reg.Available || reg.PeerMedian != nil || reg.Peers != 0 {
 		t.Errorf("region (no peers) = %+v", reg)
+	}
+}
+
+// A refresh over millions of events takes minutes: RefreshViews calls back at every phase,
+// however fast it runs, so that the sync's activity can heartbeat (its Finish test).
+func TestRefreshViewsReportsEachPhase(t *testing.T) {
+	db := fresh(t)
+	calls := 0
+	if err := db.RefreshViews(context.Background(), func() { calls++ }); err != nil {
+		t.Fatal(err)
+	}
+	if calls < len(viewPhases) {
+		t.Fatalf("waiting was called %d times over %d phases of refreshes", calls, len(viewPhases))
 	}
 }

@@ -42,7 +42,7 @@ func BenchmarkReadPaths(b *testing.B) {
 	}
 	b.Logf("wrote %d events (+%d duplicates) in %s", n, batch, time.Since(start))
 	start = time.Now()
-	if err := db.RefreshViews(ctx); err != nil {
+	if err := db.RefreshViews(ctx, nil); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("refreshed the six views in %s", time.Since(start))

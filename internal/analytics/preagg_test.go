@@ -53,7 +53,7 @@ func TestPreaggregatesMatchLiveEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := db.RefreshViews(ctx); err != nil {
+	if err := db.RefreshViews(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 

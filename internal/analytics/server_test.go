@@ -39,7 +39,7 @@ func TestServerBackend(t *testing.T) {
 	if err := db.SetWatermark(ctx, CursorOf(rows[1])); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.RefreshViews(ctx); err != nil {
+	if err := db.RefreshViews(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	tr, err := db.Trends(ctx, TrendQuery{TenantID: "a", Metric: Metrics["volunteer_hours"], From: day0, To: day0.AddDate(0, 0, 7), Granularity: Week})

@@ -93,23 +93,28 @@ const refreshPoll = 50 * time.Millisecond
 // refreshes run in ClickHouse's background pool; SYSTEM WAIT VIEW would hold chDB's one
 // connection (and every API query behind it) for the whole refresh, so the wait is short
 // status reads until nothing is running, and WAIT only confirms, returning at once unless a
-// refresh had not yet started.
-func (db *DB) RefreshViews(ctx context.Context) error {
+// refresh had not yet started. waiting, when not nil, is called once a phase's refreshes
+// are started and at every status read: a caller that must show it is alive (an activity's
+// heartbeat) does it there, since a refresh over millions of events takes minutes.
+func (db *DB) RefreshViews(ctx context.Context, waiting func()) error {
 	for _, views := range viewPhases {
-		if err := db.refresh(ctx, views); err != nil {
+		if err := db.refresh(ctx, views, waiting); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (db *DB) refresh(ctx context.Context, views []string) error {
+func (db *DB) refresh(ctx context.Context, views []string, waiting func()) error {
 	for _, v := range views {
 		if err := db.Exec(ctx, "SYSTEM REFRESH VIEW impactflow."+v); err != nil {
 			return fmt.Errorf("refresh %s: %w", v, err)
 		}
 	}
 	for {
+		if waiting != nil {
+			waiting()
+		}
 		var running uint64
 		err := db.Query(ctx, "SELECT toUInt64(countIf(status NOT IN ('Scheduled', 'Disabled'))) FROM system.view_refreshes WHERE database = 'impactflow'",
 			func(scan scanFunc) error { return scan(&running) })

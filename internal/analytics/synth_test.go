@@ -95,7 +95,7 @@ func loadSynthetic(tb testing.TB, db *DB, n, tenants int, end time.Time) {
 func refreshSynthetic(tb testing.TB, db *DB) {
 	ctx := context.Background()
 	t0 := time.Now()
-	if err := db.RefreshViews(ctx); err != nil {
+	if err := db.RefreshViews(ctx, nil); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Logf("views refreshed in %s", time.Since(t0))
