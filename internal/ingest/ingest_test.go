@@ -80,6 +80,31 @@ func TestSplitterChunksAndHash(t *testing.T) {
 	}
 }
 
+// Rows longer than the reader's buffer are gathered whole, up to MaxRowBytes.
+func TestSplitterLongRows(t *testing.T) {
+	row := func(n int) string { // a JSON object of exactly n bytes
+		return `{"a":"` + strings.Repeat("x", n-8) + `"}`
+	}
+	for _, n := range []int{readBufferBytes - 1, readBufferBytes, readBufferBytes + 1, 3*readBufferBytes + 17, MaxRowBytes - 1} {
+		body := "{\"first\":1}\n" + row(n) + "\n{\"last\":1}"
+		chunks, err := splitAll(t, body, 100)
+		if err != nil {
+			t.Fatalf("row of %d bytes: %v", n, err)
+		}
+		want := "{\"first\":1}\n" + row(n) + "\n{\"last\":1}\n"
+		if len(chunks) != 1 || string(chunks[0].Data) != want || len(chunks[0].Lines) != 3 || chunks[0].Lines[2] != 3 {
+			t.Fatalf("row of %d bytes: got %d chunks, lines %v, data of %d bytes, want %d", n, len(chunks), chunks[0].Lines, len(chunks[0].Data), len(want))
+		}
+	}
+	for _, body := range []string{"{\"first\":1}\n" + row(MaxRowBytes+1) + "\n", "{\"first\":1}\n" + row(2*MaxRowBytes)} {
+		_, err := splitAll(t, body, 100)
+		var se *SyntaxError
+		if !errors.As(err, &se) || se.Line != 2 || !strings.Contains(se.Msg, "row longer than") {
+			t.Fatalf("a row over MaxRowBytes: err = %v, want a SyntaxError on line 2", err)
+		}
+	}
+}
+
 func TestSplitterRejectsMalformed(t *testing.T) {
 	tests := []struct {
 		name     string
