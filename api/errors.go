@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -113,35 +112,4 @@ func temporalUnavailable(err error) bool {
 		}
 	}
 	return false
-}
-
-// bindJSON decodes a JSON body strictly: unknown fields, wrong types and trailing data are
-// 400s that name the field.
-func bindJSON(c *gin.Context, v any) error {
-	dec := json.NewDecoder(c.Request.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		var syntaxErr *json.SyntaxError
-		var maxBytes *http.MaxBytesError
-		switch {
-		case errors.As(err, &maxBytes):
-			return err
-		case errors.As(err, &typeErr):
-			return badRequest(typeErr.Field, "%s must be a %s", typeErr.Field, typeErr.Type.String())
-		case errors.As(err, &syntaxErr):
-			return badRequest("body", "the body is not valid JSON (at byte %d)", syntaxErr.Offset)
-		case err.Error() == "EOF":
-			return badRequest("body", "a JSON body is required")
-		}
-		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			name = strings.Trim(name, `"`)
-			return badRequest(name, "unknown field %q", name)
-		}
-		return badRequest("body", "the body is not valid JSON: %s", err.Error())
-	}
-	if dec.More() {
-		return badRequest("body", "unexpected data after the JSON body")
-	}
-	return nil
 }

@@ -80,9 +80,23 @@ func (r *sendRequest) validate(defaultLocale string) error {
 		if !slices.Contains(templates.Names, r.Template) {
 			return badRequest("template", "template must be one of %s", strings.Join(templates.Names, ", "))
 		}
-		if _, err := templates.Render(r.Template, r.Locale, r.Data); err != nil {
-			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: err.Error(),
-				Details: map[string]any{"field": "data", "variables": templates.Variables(r.Template)}}
+		// text/template's own error ("map has no entry for key") is Go talk: name what is missing.
+		vars := templates.Variables(r.Template)
+		var missing []string
+		for _, v := range vars {
+			if _, ok := r.Data[v]; !ok {
+				missing = append(missing, v)
+			}
+		}
+		message := ""
+		if len(missing) > 0 {
+			message = fmt.Sprintf("data is missing %s, which the %s template uses", strings.Join(missing, ", "), r.Template)
+		} else if _, err := templates.Render(r.Template, r.Locale, r.Data); err != nil {
+			message = fmt.Sprintf("data does not fit the %s template", r.Template)
+		}
+		if message != "" {
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: message,
+				Details: map[string]any{"field": "data", "variables": vars}}
 		}
 		return nil
 	}
