@@ -8,8 +8,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
+
+	"github.com/impactflow/impactflow/internal/jobs"
 )
 
 // Analytics targets (issue 6).
@@ -169,17 +172,62 @@ func runAnalyticsBackfill(ctx context.Context, o Options, r *report) error {
 	r.add(phase{name: "backfill, 1 job", clients: 1, ops: rows, elapsed: elapsed})
 	rate := perSecond(rows, elapsed)
 	r.fact("backfill", "%s rows in %.2f s, %s rows/s end to end (views refreshed)", thousands(int64(rows)), elapsed.Seconds(), thousands(int64(rate)))
+	// The copy ends when Finish, which refreshes the views, is scheduled. The refresh
+	// recomputes the views over every tenant's events, so it costs the same for a backfill
+	// of one day as for one of everything; the copy is what grows with the backfilled rows.
+	finish, err := a.finishScheduled(ctx, j.ID)
+	if err != nil {
+		return err
+	}
+	copied := finish.Sub(t0)
+	copyRate := perSecond(rows, copied)
+	r.fact("copy", "%s rows in %.2f s, %s rows/s from the POST to the views' refresh (planning included)",
+		thousands(int64(rows)), copied.Seconds(), thousands(int64(copyRate)))
+	r.fact("views' refresh", "%.2f s after the copy, over every tenant's events", elapsed.Seconds()-copied.Seconds())
 	if o.PID != 0 && mem.err == nil {
 		r.fact("dev process RSS", "%s peak during the backfill", formatBytes(mem.peak()))
 	}
-	r.check(fmt.Sprintf("backfill ≥ %s rows/s", thousands(targetBackfillRowsPerSec)), j.Status == "completed" && rate >= targetBackfillRowsPerSec,
-		"%s rows/s (%s)", thousands(int64(rate)), j.Status)
+	r.check(fmt.Sprintf("backfill copy ≥ %s rows/s", thousands(targetBackfillRowsPerSec)), j.Status == "completed" && copyRate >= targetBackfillRowsPerSec,
+		"%s rows/s (%s)", thousands(int64(copyRate)), j.Status)
+	r.check(fmt.Sprintf("backfill end to end, views refreshed, ≥ %s rows/s", thousands(targetBackfillRowsPerSec)),
+		j.Status == "completed" && rate >= targetBackfillRowsPerSec, "%s rows/s (%s)", thousands(int64(rate)), j.Status)
 	return nil
 }
 
+// finishScheduled reads from a sync job's history when its Finish activity was scheduled.
+func (a *apiClient) finishScheduled(ctx context.Context, id string) (time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/v1/jobs/"+url.PathEscape(id)+"/history", nil)
+	if err != nil {
+		return time.Time{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.key)
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return time.Time{}, fmt.Errorf("history of %s: %s", id, apiErrorText(resp.StatusCode, body))
+	}
+	var h jobs.History
+	if err := json.Unmarshal(body, &h); err != nil {
+		return time.Time{}, fmt.Errorf("history of %s: %w", id, err)
+	}
+	for _, e := range h.Entries {
+		if e.Kind == "activity" && e.Name == "Finish" {
+			return e.Time, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("history of %s: no Finish activity", id)
+}
+
 // Steady-state lag: a writer adds lagWriteRate events a second through the import API
-// while a sync runs every lagSyncEvery (in production the schedule runs it every
-// SYNC_INTERVAL; here it is short so that one run of the scenario sees many syncs).
+// while a sync starts every lagSyncEvery unless the last one still runs, as the schedule's
+// overlap policy (skip) does (in production the schedule runs it every SYNC_INTERVAL; here
+// it is short so that one run of the scenario sees many syncs).
 const (
 	lagWriteRate  = 1000
 	lagBatch      = 100
@@ -188,7 +236,8 @@ const (
 )
 
 // runAnalyticsLag measures the sync's lag (now minus the newest synced updated_at) while
-// events keep arriving.
+// events keep arriving. A first sync brings ClickHouse up to date before the writer starts:
+// events imported earlier (import-1m) are a backlog, not steady state.
 func runAnalyticsLag(ctx context.Context, o Options, r *report) error {
 	ev, err := newEvents(time.Now().UnixNano())
 	if err != nil {
@@ -196,9 +245,24 @@ func runAnalyticsLag(ctx context.Context, o Options, r *report) error {
 	}
 	a := newAPIClient(o)
 	defer a.close()
+	r.progress("catching up: one sync of everything written before the writer starts")
+	t0 := time.Now()
+	first, err := a.startSync(ctx)
+	if err != nil {
+		return err
+	}
+	if first, err = a.waitJob(ctx, first.ID, time.Second, analyticsLimit, nil); err != nil {
+		return err
+	}
+	if first.Status != "completed" {
+		return fmt.Errorf("the catch-up sync %s ended %s", first.ID, first.Status)
+	}
+	r.fact("catch-up", "the first sync took %.1f s", time.Since(t0).Seconds())
+
 	ctx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
-	var written, writeErrs, syncs atomic.Int64
+	var written, writeErrs atomic.Int64
+	var syncs, skipped int
 	var lags []time.Duration
 	done := make(chan struct{})
 	go func() { // the writer
@@ -228,18 +292,22 @@ func runAnalyticsLag(ctx context.Context, o Options, r *report) error {
 	sample := time.NewTicker(lagSampleTick)
 	defer sample.Stop()
 	r.progress("writing %d events/s for %s, syncing every %s", lagWriteRate, o.Duration, lagSyncEvery)
+	var running string // the sync started last, until it closes
 loop:
 	for {
 		select {
 		case <-ctx.Done():
 			break loop
 		case <-syncTick.C:
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/v1/analytics/sync", bytes.NewReader([]byte(`{}`)))
-			if err == nil {
-				req.Header.Set("Content-Type", "application/json")
-				if _, err := a.do(req, http.StatusAccepted); err == nil {
-					syncs.Add(1)
+			if running != "" {
+				if j, err := a.getJob(ctx, running, 0); err == nil && !j.closed() {
+					skipped++
+					continue
 				}
+			}
+			if j, err := a.startSync(ctx); err == nil {
+				running = j.ID
+				syncs++
 			}
 		case <-sample.C:
 			if lag, err := a.syncLag(ctx); err == nil {
@@ -250,10 +318,20 @@ loop:
 	<-done
 	s := summarize(lags)
 	r.fact("writer", "%s events written (%d failed posts) in %s", thousands(written.Load()), writeErrs.Load(), o.Duration)
-	r.fact("syncs", "%d started, one every %s", syncs.Load(), lagSyncEvery)
+	r.fact("syncs", "%d started, %d ticks skipped while the last one ran (a tick every %s)", syncs, skipped, lagSyncEvery)
 	r.fact("lag", "median %.1f s, p95 %.1f s, max %.1f s over %d samples", s.p50.Seconds(), s.p95.Seconds(), s.max.Seconds(), s.n)
 	r.check(fmt.Sprintf("lag p95 under two sync intervals (%s)", 2*lagSyncEvery), s.n > 0 && s.p95 < 2*lagSyncEvery, "p95 %.1f s", s.p95.Seconds())
 	return nil
+}
+
+// startSync starts an incremental sync.
+func (a *apiClient) startSync(ctx context.Context) (job, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/v1/analytics/sync", bytes.NewReader([]byte(`{}`)))
+	if err != nil {
+		return job{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return a.do(req, http.StatusAccepted)
 }
 
 // syncLag reads the lag GET /v1/analytics/sync reports.
