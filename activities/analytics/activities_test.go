@@ -2,8 +2,6 @@ package analytics
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,19 +10,19 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/impactflow/impactflow/internal/analytics"
+	"github.com/impactflow/impactflow/internal/config"
 )
 
 // Finish must heartbeat while the views refresh: over millions of events a refresh
 // outlasts the sync's heartbeat timeout, and a Finish that stayed silent was timed out and
 // started over, again and again (seen in the benchmark: three attempts, six minutes).
 func TestFinishHeartbeatsWhileTheViewsRefresh(t *testing.T) {
-	lib := os.Getenv("CHDB_LIB_PATH")
-	if lib == "" {
-		home, _ := os.UserHomeDir()
-		lib = filepath.Join(home, ".cache", "impactflow", "chdb", "libchdb.so")
+	cfg, err := config.Load() // CHDB_LIB_PATH, or where scripts/setup.sh installs it
+	if err != nil {
+		t.Fatal(err)
 	}
 	ctx := context.Background()
-	db, err := analytics.Open(ctx, analytics.Options{LibPath: lib, DataDir: t.TempDir()})
+	db, err := analytics.Open(ctx, analytics.Options{LibPath: cfg.CHDBLibPath, DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
