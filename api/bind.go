@@ -42,7 +42,11 @@ func bindJSON(c *gin.Context, v any) error {
 			return badRequest("body", "the body is not valid JSON: it ends before the value is complete")
 		}
 		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			// The decoder names the key alone; the walk finds where it is (period.frm).
 			name = strings.Trim(name, `"`)
+			if bad, ok := findBadValue(reflect.TypeOf(v), firstValue(read.Bytes()), ""); ok && bad.unknown {
+				return bad.apiError()
+			}
 			return badRequest(name, "unknown field %q", name)
 		}
 		if bad, ok := findBadValue(reflect.TypeOf(v), firstValue(read.Bytes()), ""); ok {
@@ -72,6 +76,8 @@ type badValue struct {
 	typ  reflect.Type // what it decodes into, pointers removed
 	raw  []byte       // the value as sent, when known
 	got  string       // its JSON kind, when raw is not known
+	// unknown: path is a key the object it is in has no field for.
+	unknown bool
 }
 
 var (
@@ -81,6 +87,9 @@ var (
 )
 
 func (b badValue) apiError() *apiError {
+	if b.unknown {
+		return badRequest(b.path, "unknown field %q", b.path)
+	}
 	field, name := b.path, b.path
 	if field == "" {
 		field, name = "body", "the body"
@@ -210,7 +219,8 @@ func firstValue(b []byte) []byte {
 }
 
 // findBadValue walks raw alongside t, in document order, to the first value that does not
-// decode, and gives its JSON path. Unknown fields are skipped: the decoder names them.
+// decode or key that no field takes (unknown), and gives its JSON path. The decoder reports
+// the first of either in document order too.
 func findBadValue(t reflect.Type, raw []byte, path string) (badValue, bool) {
 	if len(raw) == 0 || string(raw) == "null" { // encoding/json takes null for anything
 		return badValue{}, false
@@ -257,6 +267,8 @@ func findBadValue(t reflect.Type, raw []byte, path string) (badValue, bool) {
 		case reflect.Struct:
 			if f, known := lookupField(fields, key); known {
 				found, ok = findBadValue(f.typ, val, joinPath(path, f.name))
+			} else {
+				found, ok = badValue{path: joinPath(path, key), unknown: true}, true
 			}
 		case reflect.Map:
 			found, ok = findBadValue(t.Elem(), val, joinPath(path, key))

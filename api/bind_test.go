@@ -56,6 +56,8 @@ func TestBindJSONMessages(t *testing.T) {
 		{"first bad value wins", &classifyRequest{}, `{"model":"m","limit":"ten","batch_size":"x"}`, "limit", "limit must be an integer, not a string"},
 		{"body given an array", &sendRequest{}, `[{"channel":"email"}]`, "body", "the body must be an object, not an array"},
 		{"unknown field", &classifyRequest{}, `{"limit":1,"colour":"red"}`, "colour", `unknown field "colour"`},
+		{"unknown field in an object", &generateRequest{}, `{"period":{"from":"2026-01-01","frm":"2026-02-01"}}`, "period.frm", `unknown field "period.frm"`},
+		{"unknown field in an array element", &shapes{}, `{"sections":[{"title":"a"},{"titel":"b"}]}`, "sections[1].titel", `unknown field "sections[1].titel"`},
 		{"empty body", &classifyRequest{}, ``, "body", "a JSON body is required"},
 		{"truncated body", &classifyRequest{}, `{"limit":`, "body", "the body is not valid JSON: it ends before the value is complete"},
 		{"invalid JSON", &classifyRequest{}, `{"limit":}`, "body", "the body is not valid JSON (at byte 10)"},
