@@ -16,25 +16,30 @@ import (
 	"github.com/impactflow/impactflow/internal/store"
 )
 
-func TestImportWorkflowBatchesChunksAndSumsResults(t *testing.T) {
+// importChunksEnv is a test environment whose ImportChunks answers with result (n is the
+// rows of the chunks asked for) and records each activity's [first, end) chunk range.
+func importChunksEnv(result func(in imports.ImportChunksInput, n int) store.ChunkResult) (*testsuite.TestWorkflowEnvironment, *[][2]int) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	var a *imports.Activities
 	env.RegisterActivity(a)
-
 	var ranges [][2]int
 	env.OnActivity(a.ImportChunks, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in imports.ImportChunksInput) (imports.ImportChunksResult, error) {
 			ranges = append(ranges, [2]int{in.FirstChunk, in.EndChunk})
-			n := (in.EndChunk - in.FirstChunk) * ingest.ChunkRows
-			rej := make([]ingest.Rejection, 600)
-			for i := range rej {
-				rej[i] = ingest.Rejection{Line: in.FirstChunk*ingest.ChunkRows + i + 1, Reason: "bad"}
-			}
-			return imports.ImportChunksResult{ChunkResult: store.ChunkResult{
-				Rows: n, Inserted: n - 700, Updated: 50, Unchanged: 50, Rejected: 600, Rejections: rej,
-			}}, nil
+			return imports.ImportChunksResult{ChunkResult: result(in, (in.EndChunk-in.FirstChunk)*ingest.ChunkRows)}, nil
 		})
+	return env, &ranges
+}
+
+func TestImportWorkflowBatchesChunksAndSumsResults(t *testing.T) {
+	env, ranges := importChunksEnv(func(in imports.ImportChunksInput, n int) store.ChunkResult {
+		rej := make([]ingest.Rejection, 600)
+		for i := range rej {
+			rej[i] = ingest.Rejection{Line: in.FirstChunk*ingest.ChunkRows + i + 1, Reason: "bad"}
+		}
+		return store.ChunkResult{Rows: n, Inserted: n - 700, Updated: 50, Unchanged: 50, Rejected: 600, Rejections: rej}
+	})
 
 	in := ImportInput{TenantID: "demo", JobID: "import-x", Target: ingest.TargetEvents, Rows: 25 * ingest.ChunkRows, Chunks: 25}
 	env.ExecuteWorkflow(ImportWorkflow, in)
@@ -46,8 +51,8 @@ func TestImportWorkflowBatchesChunksAndSumsResults(t *testing.T) {
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
-	if want := [][2]int{{0, 10}, {10, 20}, {20, 25}}; len(ranges) != 3 || ranges[0] != want[0] || ranges[1] != want[1] || ranges[2] != want[2] {
-		t.Errorf("activity ranges = %v, want %v", ranges, want)
+	if want := [][2]int{{0, 10}, {10, 20}, {20, 25}}; len(*ranges) != 3 || (*ranges)[0] != want[0] || (*ranges)[1] != want[1] || (*ranges)[2] != want[2] {
+		t.Errorf("activity ranges = %v, want %v", *ranges, want)
 	}
 	if res.Rows != in.Rows || res.Rejected != 1800 || res.Updated != 150 || res.Inserted != in.Rows-2100 {
 		t.Errorf("result = %+v", res)
@@ -80,25 +85,17 @@ func TestImportWorkflowTakesItsBatchSizeFromTheInput(t *testing.T) {
 		{0, [][2]int{{0, 10}, {10, 20}, {20, 25}}},
 		{ImportChunksPerActivity, [][2]int{{0, 20}, {20, 25}}},
 	} {
-		var s testsuite.WorkflowTestSuite
-		env := s.NewTestWorkflowEnvironment()
-		var a *imports.Activities
-		env.RegisterActivity(a)
-		var ranges [][2]int
-		env.OnActivity(a.ImportChunks, mock.Anything, mock.Anything).Return(
-			func(_ context.Context, in imports.ImportChunksInput) (imports.ImportChunksResult, error) {
-				ranges = append(ranges, [2]int{in.FirstChunk, in.EndChunk})
-				n := (in.EndChunk - in.FirstChunk) * ingest.ChunkRows
-				return imports.ImportChunksResult{ChunkResult: store.ChunkResult{Rows: n, Inserted: n}}, nil
-			})
+		env, ranges := importChunksEnv(func(_ imports.ImportChunksInput, n int) store.ChunkResult {
+			return store.ChunkResult{Rows: n, Inserted: n}
+		})
 		env.ExecuteWorkflow(ImportWorkflow, ImportInput{TenantID: "demo", JobID: "import-b", Target: ingest.TargetEvents,
 			Rows: 25 * ingest.ChunkRows, Chunks: 25, ChunksPerActivity: tt.per})
 		var res ImportResult
 		if err := env.GetWorkflowResult(&res); err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(ranges, tt.want) || res.Inserted != 25*ingest.ChunkRows {
-			t.Errorf("chunks per activity %d: ranges %v, inserted %d; want %v, %d", tt.per, ranges, res.Inserted, tt.want, 25*ingest.ChunkRows)
+		if !slices.Equal(*ranges, tt.want) || res.Inserted != 25*ingest.ChunkRows {
+			t.Errorf("chunks per activity %d: ranges %v, inserted %d; want %v, %d", tt.per, *ranges, res.Inserted, tt.want, 25*ingest.ChunkRows)
 		}
 	}
 }
