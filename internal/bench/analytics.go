@@ -144,13 +144,7 @@ func runAnalyticsBackfill(ctx context.Context, o Options, r *report) error {
 	defer a.close()
 	rss := startRSSSampler(ctx, o.PID)
 	t0 := time.Now()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/v1/analytics/sync", bytes.NewReader([]byte(`{"mode":"backfill"}`)))
-	if err != nil {
-		rss.stop()
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	j, err := a.do(req, http.StatusAccepted)
+	j, err := a.startSync(ctx, "backfill")
 	if err != nil {
 		rss.stop()
 		return err
@@ -196,25 +190,9 @@ func runAnalyticsBackfill(ctx context.Context, o Options, r *report) error {
 
 // finishScheduled reads from a sync job's history when its Finish activity was scheduled.
 func (a *apiClient) finishScheduled(ctx context.Context, id string) (time.Time, error) {
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/v1/jobs/"+url.PathEscape(id)+"/history", nil)
-	if err != nil {
-		return time.Time{}, err
-	}
-	req.Header.Set("Authorization", "Bearer "+a.key)
-	resp, err := a.http.Do(req)
-	if err != nil {
-		return time.Time{}, err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return time.Time{}, fmt.Errorf("history of %s: %s", id, apiErrorText(resp.StatusCode, body))
-	}
 	var h jobs.History
-	if err := json.Unmarshal(body, &h); err != nil {
-		return time.Time{}, fmt.Errorf("history of %s: %w", id, err)
+	if err := a.call(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id)+"/history", nil, http.StatusOK, &h); err != nil {
+		return time.Time{}, err
 	}
 	for _, e := range h.Entries {
 		if e.Kind == "activity" && e.Name == "Finish" {
@@ -247,7 +225,7 @@ func runAnalyticsLag(ctx context.Context, o Options, r *report) error {
 	defer a.close()
 	r.progress("catching up: one sync of everything written before the writer starts")
 	t0 := time.Now()
-	first, err := a.startSync(ctx)
+	first, err := a.startSync(ctx, "incremental")
 	if err != nil {
 		return err
 	}
@@ -305,7 +283,7 @@ loop:
 					continue
 				}
 			}
-			if j, err := a.startSync(ctx); err == nil {
+			if j, err := a.startSync(ctx, "incremental"); err == nil {
 				running = j.ID
 				syncs++
 			}
@@ -324,14 +302,11 @@ loop:
 	return nil
 }
 
-// startSync starts an incremental sync.
-func (a *apiClient) startSync(ctx context.Context) (job, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/v1/analytics/sync", bytes.NewReader([]byte(`{}`)))
-	if err != nil {
-		return job{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	return a.do(req, http.StatusAccepted)
+// startSync starts a sync of the given mode (incremental, or backfill of the key's tenant).
+func (a *apiClient) startSync(ctx context.Context, mode string) (job, error) {
+	var j job
+	err := a.call(ctx, http.MethodPost, "/v1/analytics/sync", map[string]string{"mode": mode}, http.StatusAccepted, &j)
+	return j, err
 }
 
 // syncLag reads the lag GET /v1/analytics/sync reports.
