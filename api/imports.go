@@ -61,6 +61,7 @@ func (s *Server) importUpload(c *gin.Context, target ingest.Target) {
 		Input: workflows.ImportInput{
 			TenantID: tenant, JobID: id, Target: target, Rows: up.Rows, Chunks: up.Chunks,
 			ChunksPerActivity: workflows.ImportChunksPerActivity,
+			Local:             up.Chunks <= workflows.ImportLocalMaxChunks,
 		},
 	})
 	if err != nil {

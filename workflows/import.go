@@ -36,7 +36,23 @@ type ImportInput struct {
 	// NotificationInput.Version it lives in the input rather than behind workflow.GetVersion:
 	// a history replays the way it was written, and no marker is needed.
 	ChunksPerActivity int `json:"chunks_per_activity,omitempty"`
+	// Local runs the whole import as one local activity, set by the starter for uploads of
+	// at most ImportLocalMaxChunks chunks (see ImportLocalMaxChunks). Inputs without it, as
+	// all those written before it existed, run ImportChunks as regular activities.
+	Local bool `json:"local,omitempty"`
 }
+
+// ImportLocalMaxChunks is the largest upload, in chunks of ingest.ChunkRows rows, that the
+// API imports in a local activity: one chunk, written in one transaction within tens of
+// milliseconds. A local activity runs in the worker that runs the workflow task, so a
+// small import is one workflow task from start (eager) to completion, and the server skips
+// the activity's dispatch through matching, its started and completed events and a second
+// workflow task: about half its work per import, which is what bounds how many imports it
+// starts per second while it also runs them. A worker that dies mid-import loses nothing:
+// the workflow task times out and the next one runs the activity again, and a chunk is
+// committed once (store.CommitChunk). Bigger imports keep regular activities, which
+// heartbeat and checkpoint every chunk.
+const ImportLocalMaxChunks = 1
 
 // ImportResult is what the import did: every row is inserted, updated, unchanged or rejected.
 type ImportResult struct {
@@ -50,6 +66,16 @@ type ImportResult struct {
 	RejectionsTruncated bool               `json:"rejections_truncated"`
 }
 
+// importRetryPolicy retries ImportChunks, local or not, except when the staged upload is gone.
+func importRetryPolicy() *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        time.Minute,
+		NonRetryableErrorTypes: []string{imports.ErrTypeUploadMissing},
+	}
+}
+
 // ImportWorkflow validates an uploaded file and writes its valid rows to Postgres, chunk by
 // chunk, answering the progress query as it goes.
 func ImportWorkflow(ctx workflow.Context, in ImportInput) (ImportResult, error) {
@@ -59,12 +85,7 @@ func ImportWorkflow(ctx workflow.Context, in ImportInput) (ImportResult, error) 
 		HeartbeatTimeout: 30 * time.Second,
 		// Postgres being down is worth waiting out for a while, not forever.
 		ScheduleToCloseTimeout: time.Hour,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        time.Minute,
-			NonRetryableErrorTypes: []string{imports.ErrTypeUploadMissing},
-		},
+		RetryPolicy:            importRetryPolicy(),
 	})
 
 	progress := jobs.Progress{Total: int64(in.Rows), Step: "import"}
@@ -80,15 +101,24 @@ func ImportWorkflow(ctx workflow.Context, in ImportInput) (ImportResult, error) 
 	if per <= 0 {
 		per = chunksPerActivityV0
 	}
+	if in.Local {
+		per = max(in.Chunks, 1)
+	}
 	for first := 0; first < in.Chunks; first += per {
 		var res imports.ImportChunksResult
-		err := workflow.ExecuteActivity(ctx, a.ImportChunks, imports.ImportChunksInput{
+		chunks := imports.ImportChunksInput{
 			JobID:      in.JobID,
 			TenantID:   in.TenantID,
 			Target:     in.Target,
 			FirstChunk: first,
 			EndChunk:   min(first+per, in.Chunks),
-		}).Get(ctx, &res)
+		}
+		var err error
+		if in.Local {
+			err = workflow.ExecuteLocalActivity(localImportOptions(ctx), a.ImportChunks, chunks).Get(ctx, &res)
+		} else {
+			err = workflow.ExecuteActivity(ctx, a.ImportChunks, chunks).Get(ctx, &res)
+		}
 		if err != nil {
 			return ImportResult{}, err
 		}
@@ -111,4 +141,15 @@ func ImportWorkflow(ctx workflow.Context, in ImportInput) (ImportResult, error) 
 		Rejections:          rejections,
 		RejectionsTruncated: total.Rejected > len(rejections),
 	}, nil
+}
+
+// localImportOptions are the options of a local ImportChunks: the regular activity's
+// retries and hour-long bound on waiting out Postgres, with a shorter attempt, as fits a
+// single chunk.
+func localImportOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    time.Minute,
+		ScheduleToCloseTimeout: time.Hour,
+		RetryPolicy:            importRetryPolicy(),
+	})
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -100,19 +102,46 @@ func TestImportWorkflowTakesItsBatchSizeFromTheInput(t *testing.T) {
 	}
 }
 
+// TestImportWorkflowRunsASmallUploadLocally: an input marked Local imports every chunk in
+// one local activity, and no regular activity is scheduled.
+func TestImportWorkflowRunsASmallUploadLocally(t *testing.T) {
+	env, ranges := importChunksEnv(func(_ imports.ImportChunksInput, n int) store.ChunkResult {
+		return store.ChunkResult{Rows: 10, Inserted: 9, Rejected: 1, Rejections: []ingest.Rejection{{Line: 3, Reason: "bad"}}}
+	})
+	var local, regular int
+	env.SetOnLocalActivityStartedListener(func(*activity.Info, context.Context, []any) { local++ })
+	env.SetOnActivityStartedListener(func(*activity.Info, context.Context, converter.EncodedValues) { regular++ })
+
+	env.ExecuteWorkflow(ImportWorkflow, ImportInput{TenantID: "demo", JobID: "import-s", Target: ingest.TargetEvents,
+		Rows: 10, Chunks: 1, ChunksPerActivity: ImportChunksPerActivity, Local: true})
+
+	var res ImportResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if local != 1 || regular != 0 || !slices.Equal(*ranges, [][2]int{{0, 1}}) {
+		t.Errorf("%d local and %d regular activities over %v; want one local over [[0 1]]", local, regular, *ranges)
+	}
+	if res.Rows != 10 || res.Inserted != 9 || res.Rejected != 1 || len(res.Rejections) != 1 || res.Rejections[0].Line != 3 {
+		t.Errorf("result = %+v", res)
+	}
+}
+
 func TestImportWorkflowFailsOnMissingUpload(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	var a *imports.Activities
-	env.RegisterActivity(a)
-	env.OnActivity(a.ImportChunks, mock.Anything, mock.Anything).Return(imports.ImportChunksResult{},
-		temporal.NewNonRetryableApplicationError("chunk 0 of upload import-z is missing", imports.ErrTypeUploadMissing, nil)).Once()
+	for _, local := range []bool{false, true} {
+		var s testsuite.WorkflowTestSuite
+		env := s.NewTestWorkflowEnvironment()
+		var a *imports.Activities
+		env.RegisterActivity(a)
+		env.OnActivity(a.ImportChunks, mock.Anything, mock.Anything).Return(imports.ImportChunksResult{},
+			temporal.NewNonRetryableApplicationError("chunk 0 of upload import-z is missing", imports.ErrTypeUploadMissing, nil)).Once()
 
-	env.ExecuteWorkflow(ImportWorkflow, ImportInput{TenantID: "demo", JobID: "import-z", Target: ingest.TargetEvents, Rows: 1, Chunks: 1})
+		env.ExecuteWorkflow(ImportWorkflow, ImportInput{TenantID: "demo", JobID: "import-z", Target: ingest.TargetEvents, Rows: 1, Chunks: 1, Local: local})
 
-	err := env.GetWorkflowError()
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || appErr.Type() != imports.ErrTypeUploadMissing {
-		t.Fatalf("err = %v, want an %s application error", err, imports.ErrTypeUploadMissing)
+		err := env.GetWorkflowError()
+		var appErr *temporal.ApplicationError
+		if !errors.As(err, &appErr) || appErr.Type() != imports.ErrTypeUploadMissing {
+			t.Fatalf("local %v: err = %v, want an %s application error", local, err, imports.ErrTypeUploadMissing)
+		}
 	}
 }

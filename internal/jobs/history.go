@@ -18,6 +18,10 @@ import (
 // maxHistoryEvents bounds how much of a history the audit view reads.
 const maxHistoryEvents = 20000
 
+// localActivityMarker is the name of the marker the Go SDK records a local activity's
+// outcome in.
+const localActivityMarker = "LocalActivity"
+
 // History is a job's audit trail, read from its workflow's event history.
 type History struct {
 	JobID    string         `json:"job_id"`
@@ -162,6 +166,27 @@ func (s *Service) addEvent(h *History, ev *historypb.HistoryEvent, activities, t
 		finishActivity(a.GetScheduledEventId(), "timed_out", a.GetFailure())
 	case enumspb.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
 		finishActivity(ev.GetActivityTaskCanceledEventAttributes().GetScheduledEventId(), "canceled", nil)
+	case enumspb.EVENT_TYPE_MARKER_RECORDED:
+		a := ev.GetMarkerRecordedEventAttributes()
+		if a.GetMarkerName() != localActivityMarker {
+			return
+		}
+		// The SDK records a local activity as one marker once it has finished (its retries
+		// included), with the activity's ID, type and last attempt in its "data" detail.
+		var md struct {
+			ActivityID   string
+			ActivityType string
+			Attempt      int32
+		}
+		if err := s.dc.FromPayloads(a.GetDetails()["data"], &md); err != nil {
+			md.ActivityType = "(unreadable local activity marker)"
+		}
+		e := HistoryEntry{Kind: "activity", Name: md.ActivityType, Status: "completed", Attempt: md.Attempt,
+			Details: map[string]any{"activity_id": md.ActivityID, "local": true, "finished_at": at}}
+		if f := a.GetFailure(); f != nil {
+			e.Status, e.Failure = "failed", &Error{Type: failureType(f), Message: failureMessage(f)}
+		}
+		add(e)
 	case enumspb.EVENT_TYPE_TIMER_STARTED:
 		a := ev.GetTimerStartedEventAttributes()
 		timers[ev.GetEventId()] = add(HistoryEntry{Kind: "timer", Name: a.GetTimerId(), Status: "started",
