@@ -7,6 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+
 	"github.com/impactflow/impactflow/api"
 	"github.com/impactflow/impactflow/internal/ingest"
 	"github.com/impactflow/impactflow/internal/jobs"
@@ -305,6 +311,100 @@ func TestHistoryAndReset(t *testing.T) {
 	if r := postJSON(t, "/v1/jobs/"+id+"/cancel", key, nil); r.Status != http.StatusConflict {
 		t.Errorf("cancel of a completed job: %d %s", r.Status, r.Raw)
 	}
+}
+
+// TestResetElsewhereShowsInStatusPoll resets a closed job the way the Temporal UI or CLI
+// does, with the Temporal client rather than the API, while the job is being polled: the
+// poll must show the new run within closedJobTTL (4 s) of the reset, also once the job's
+// cached status is vouched for by the run watch rather than re-read (internal/jobs/watch.go).
+// The watch finds new runs by their StartTime in visibility, which this asserts too.
+func TestResetElsewhereShowsInStatusPoll(t *testing.T) {
+	const bound = 4 * time.Second // jobs.closedJobTTL
+	ctx := context.Background()
+	key := env.keys["acme/viewer"]
+	id := upload(t, "/v1/impact-events", env.keys["acme/operator"], eventFile("reset-elsewhere", 3)).Body["id"].(string)
+	first := waitJob(t, id, key)
+	oldRun, _ := first.Body["run_id"].(string)
+	if first.Body["status"] != "completed" || oldRun == "" {
+		t.Fatalf("import: %s", first.Raw)
+	}
+	// Polled for longer than the bound, the closed job has been read again once and is
+	// then served from the cache on the watch's word.
+	for end := time.Now().Add(bound + time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if r := getJSON(t, "/v1/jobs/"+id, key); r.Status != http.StatusOK || r.Body["run_id"] != oldRun {
+			t.Fatalf("poll before the reset: %d %s", r.Status, r.Raw)
+		}
+	}
+	before := visibleRuns(t, id)
+
+	var point int64
+	iter := env.temporal.GetWorkflowHistory(ctx, id, oldRun, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() && point == 0 {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
+			point = ev.GetEventId()
+		}
+	}
+	resetAt := time.Now()
+	reset, err := env.temporal.ResetWorkflowExecution(ctx, &workflowservice.ResetWorkflowExecutionRequest{
+		Namespace:                 "default",
+		WorkflowExecution:         &commonpb.WorkflowExecution{WorkflowId: id, RunId: oldRun},
+		Reason:                    "re-run from the Temporal UI",
+		WorkflowTaskFinishEventId: point,
+		RequestId:                 uuid.NewString(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		polled := time.Now()
+		r := getJSON(t, "/v1/jobs/"+id, key)
+		if r.Status != http.StatusOK {
+			t.Fatalf("poll after the reset: %d %s", r.Status, r.Raw)
+		}
+		if r.Body["run_id"] == reset.GetRunId() {
+			break
+		}
+		if polled.Sub(resetAt) > bound {
+			t.Fatalf("a poll %s after the reset still shows run %v, not the new run %s", polled.Sub(resetAt).Round(time.Millisecond), r.Body["run_id"], reset.GetRunId())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// In visibility the new run started at the reset, not with the first run, and the first
+	// run's record is unchanged.
+	var after map[string]*workflowpb.WorkflowExecutionInfo
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if after = visibleRuns(t, id); after[reset.GetRunId()] != nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if n := after[reset.GetRunId()]; n == nil || n.GetStartTime().AsTime().Before(resetAt.Add(-time.Second)) {
+		t.Errorf("the reset run in visibility: %v; want it started at the reset (%s)", n, resetAt.UTC().Format(time.RFC3339Nano))
+	}
+	o, was := after[oldRun], before[oldRun]
+	if o == nil || was == nil || o.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED || !o.GetCloseTime().AsTime().Equal(was.GetCloseTime().AsTime()) || !o.GetStartTime().AsTime().Equal(was.GetStartTime().AsTime()) {
+		t.Errorf("the first run in visibility changed with the reset: %v, was %v", o, was)
+	}
+}
+
+// visibleRuns lists the runs of workflow id in visibility, by run ID.
+func visibleRuns(t *testing.T, id string) map[string]*workflowpb.WorkflowExecutionInfo {
+	t.Helper()
+	resp, err := env.temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace: "default", Query: "WorkflowId = '" + id + "'",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := map[string]*workflowpb.WorkflowExecutionInfo{}
+	for _, e := range resp.GetExecutions() {
+		runs[e.GetExecution().GetRunId()] = e
+	}
+	return runs
 }
 
 func TestHealthAndMetrics(t *testing.T) {

@@ -43,6 +43,11 @@ func printable(s string) bool {
 
 // accessLog writes one structured line per request. It logs the route template, not the
 // query string or headers, so keys and tokens never reach the log.
+//
+// The record is built with typed attributes and handed to the handler directly: through
+// Logger.Log, boxing the attributes and capturing the caller's PC (which no handler here
+// prints) made the line ~3.1 µs of CPU instead of ~2.3 µs, ~9% of the server's CPU for a
+// cached status poll (pprof, bench job-status).
 func (s *Server) accessLog() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -55,13 +60,19 @@ func (s *Server) accessLog() gin.HandlerFunc {
 		if route == "/health/live" || route == "/health/ready" || route == "/metrics" {
 			level = slog.LevelDebug
 		}
-		attrs := []any{"request_id", requestID(c), "method", c.Request.Method, "route", route,
-			"status", c.Writer.Status(), "duration_ms", float64(time.Since(start).Microseconds()) / 1000,
-			"bytes", c.Writer.Size()}
-		if p, ok := principalOf(c); ok {
-			attrs = append(attrs, "tenant_id", p.TenantID, "key_prefix", p.Prefix)
+		ctx, h := c.Request.Context(), s.log.Handler()
+		if !h.Enabled(ctx, level) {
+			return
 		}
-		s.log.Log(c.Request.Context(), level, "http request", attrs...)
+		now := time.Now()
+		r := slog.NewRecord(now, level, "http request", 0)
+		r.AddAttrs(slog.String("request_id", requestID(c)), slog.String("method", c.Request.Method), slog.String("route", route),
+			slog.Int("status", c.Writer.Status()), slog.Float64("duration_ms", float64(now.Sub(start).Microseconds())/1000),
+			slog.Int("bytes", c.Writer.Size()))
+		if p, ok := principalOf(c); ok {
+			r.AddAttrs(slog.String("tenant_id", p.TenantID), slog.String("key_prefix", p.Prefix))
+		}
+		_ = h.Handle(ctx, r)
 	}
 }
 

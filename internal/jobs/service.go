@@ -80,16 +80,21 @@ type Service struct {
 	closed  map[string]closedRun // by run ID
 	flights singleflight.Group
 	stats   CacheStats
+	watch   runWatch // guarded by mu
 }
 
 type cachedJob struct {
 	job    Job
 	tenant string
-	at     time.Time
+	// at is when the read of the job from Temporal began: a reset after it may be missing.
+	at time.Time
 	// body is job encoded as JSON, once per read from Temporal rather than once per request.
 	body []byte
 	// refreshing is set while a background re-read of this closed job is under way.
 	refreshing bool
+	// watched is the run watch's epoch when every new run after at is sure to be seen by
+	// the watch's checks (see runWatch); 0 when not.
+	watched int
 }
 
 type closedRun struct {
@@ -98,21 +103,25 @@ type closedRun struct {
 	jobErr   *Error
 }
 
-// CacheStats counts status reads served from the cache and from Temporal.
+// CacheStats counts status reads served from the cache and from Temporal, and the checks
+// for new runs of cached closed jobs (see runWatch).
 type CacheStats struct {
-	Hits    int64 `json:"hits"`
-	Misses  int64 `json:"misses"`
-	Entries int   `json:"entries"`
+	Hits           int64 `json:"hits"`
+	Misses         int64 `json:"misses"`
+	Entries        int   `json:"entries"`
+	RunChecks      int64 `json:"run_checks"`
+	RunCheckErrors int64 `json:"run_check_errors"`
 }
 
 // maxCached bounds each cache; past it the cache is emptied, which is rare and harmless.
 const maxCached = 50000
 
-// closedJobTTL is how long a status poll (GetJSON) is answered with a closed job's cached
-// status. Past half of it, a read is started in the background and the cached answer
-// served on; past all of it (nobody asked for a while), the poll waits for a fresh one. A
-// reset through this Service shows at once; one made elsewhere (another process, the
-// Temporal CLI) within closedJobTTL.
+// closedJobTTL bounds how long a status poll (GetJSON) may show a closed job's run after a
+// new run of it (a reset) has started. A reset through this Service shows at once; one made
+// elsewhere (another process, the Temporal UI or CLI) within closedJobTTL. A closed job is
+// served from the cache for as long as the run watch (see runWatch) vouches for it; when it
+// cannot, for closedJobTTL after its read, re-read in the background past half of that and
+// by the poll itself past all of it (nobody asked for a while).
 const closedJobTTL = 4 * time.Second
 
 // NewService returns a Service on the client's namespace.
@@ -188,24 +197,30 @@ func (s *Service) GetJSON(ctx context.Context, tenantID, id string) ([]byte, err
 	return c.body, err
 }
 
-// get serves the cached job when it is fresh enough; with closedStale, a closed job up to
-// closedJobTTL old, re-read behind the caller past half of that.
+// get serves the cached job when it is fresh enough; with closedStale, a closed job while
+// the run watch vouches for it, else up to closedJobTTL old and re-read behind the caller
+// past half of that.
 func (s *Service) get(ctx context.Context, tenantID, id string, closedStale bool) (cachedJob, error) {
 	now := time.Now()
 	s.mu.Lock()
 	c, ok := s.recent[id]
 	age := now.Sub(c.at)
 	stale := ok && closedStale && c.job.Status.Closed()
-	if ok && (age < s.ttl || stale && age < closedJobTTL) {
+	watched := stale && s.watch.vouches(c, now)
+	if ok && (age < s.ttl || stale && (watched || age < closedJobTTL)) {
 		s.stats.Hits++
-		refresh := stale && age >= closedJobTTL/2 && !c.refreshing
+		refresh := stale && !watched && age >= closedJobTTL/2 && !c.refreshing
 		if refresh {
 			c.refreshing = true
 			s.recent[id] = c
 		}
+		check := stale && s.watch.due(now)
 		s.mu.Unlock()
 		if refresh {
 			go s.refresh(id)
+		}
+		if check {
+			go s.checkRuns()
 		}
 		if c.tenant != tenantID {
 			return cachedJob{}, ErrNotFound
@@ -248,6 +263,7 @@ func (s *Service) freshEntry(ctx context.Context, tenantID, id string) (cachedJo
 // read loads the job from Temporal into the cache, whoever the tenant.
 func (s *Service) read(ctx context.Context, id string) (cachedJob, error) {
 	v, err, _ := s.flights.Do(id, func() (any, error) {
+		at := time.Now()
 		job, tenant, err := s.load(context.WithoutCancel(ctx), id)
 		if err != nil {
 			return nil, err
@@ -256,8 +272,9 @@ func (s *Service) read(ctx context.Context, id string) (cachedJob, error) {
 		if err != nil {
 			return nil, fmt.Errorf("encode job: %w", err)
 		}
-		c := cachedJob{job: job, tenant: tenant, at: time.Now(), body: body}
+		c := cachedJob{job: job, tenant: tenant, at: at, body: body}
 		s.mu.Lock()
+		c.watched = s.watch.covering(at)
 		if len(s.recent) >= maxCached {
 			clear(s.recent)
 		}
