@@ -41,15 +41,16 @@ func bindJSON(c *gin.Context, v any) error {
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			return badRequest("body", "the body is not valid JSON: it ends before the value is complete")
 		}
+		bad, found := findBadValue(reflect.TypeOf(v), firstValue(read.Bytes()), "")
 		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			// The decoder names the key alone; the walk finds where it is (period.frm).
-			name = strings.Trim(name, `"`)
-			if bad, ok := findBadValue(reflect.TypeOf(v), firstValue(read.Bytes()), ""); ok && bad.unknown {
+			if found && bad.unknown {
 				return bad.apiError()
 			}
+			name = strings.Trim(name, `"`)
 			return badRequest(name, "unknown field %q", name)
 		}
-		if bad, ok := findBadValue(reflect.TypeOf(v), firstValue(read.Bytes()), ""); ok {
+		if found {
 			return bad.apiError()
 		}
 		var typeErr *json.UnmarshalTypeError

@@ -3,7 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -311,21 +311,14 @@ func (a *apiClient) startSync(ctx context.Context, mode string) (job, error) {
 
 // syncLag reads the lag GET /v1/analytics/sync reports.
 func (a *apiClient) syncLag(ctx context.Context) (time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/v1/analytics/sync", nil)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+a.key)
-	resp, err := a.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
 	var st struct {
 		Lag *float64 `json:"lag_seconds"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || st.Lag == nil {
-		return 0, fmt.Errorf("GET /v1/analytics/sync: no lag (%v)", err)
+	if err := a.call(ctx, http.MethodGet, "/v1/analytics/sync", nil, http.StatusOK, &st); err != nil {
+		return 0, err
+	}
+	if st.Lag == nil {
+		return 0, errors.New("GET /v1/analytics/sync: no lag_seconds")
 	}
 	return time.Duration(*st.Lag * float64(time.Second)), nil
 }
