@@ -79,14 +79,28 @@ func (db *DB) Ping(ctx context.Context) error {
 	return err
 }
 
-// Migrate applies the ClickHouse DDL; every statement is idempotent.
+// Migrate applies the ClickHouse DDL; every statement is idempotent. On the start that adds
+// the participant numbers (003) to a store, it then refreshes every view in order: until
+// then the live events carry number 0 for every participant, and the engine refreshes views
+// at start and at creation in an order of its own, so a view reading the numbers could
+// aggregate them before the live events are refreshed and stay wrong until the next sync.
 func (db *DB) Migrate(ctx context.Context) error {
 	stmts, err := migrations.ClickHouse()
 	if err != nil {
 		return err
 	}
+	var numbered uint64
+	if err := db.Query(ctx, "SELECT toUInt64(count()) FROM system.tables WHERE database = 'impactflow' AND name = 'participant_numbers'",
+		func(scan scanFunc) error { return scan(&numbered) }); err != nil {
+		return fmt.Errorf("clickhouse migrate: %w", err)
+	}
 	for _, s := range stmts {
 		if err := db.Exec(ctx, s); err != nil {
+			return fmt.Errorf("clickhouse migrate: %w", err)
+		}
+	}
+	if numbered == 0 {
+		if err := db.RefreshViews(ctx, nil); err != nil {
 			return fmt.Errorf("clickhouse migrate: %w", err)
 		}
 	}

@@ -43,7 +43,7 @@ func MetricNames() []string {
 
 // fromAggregates is the metric's expression over an aggregate table's columns.
 func (m Metric) fromAggregates() string {
-	return "toFloat64(" + m.agg("sum(events)", "sum(value_sum)", "uniqExactMerge(participants)") + ")"
+	return "toFloat64(" + m.agg("sum(events)", "sum(value_sum)", "groupBitmapMerge(participants)") + ")"
 }
 
 // countsParticipants reports whether the metric counts distinct participants.
@@ -102,11 +102,11 @@ func (g Granularity) Align(from, to time.Time) (time.Time, time.Time) {
 func (g Granularity) table() string {
 	switch g {
 	case Week:
-		return "impactflow.agg_weekly"
+		return "impactflow.trend_weekly"
 	case Month:
-		return "impactflow.agg_monthly"
+		return "impactflow.trend_monthly"
 	}
-	return "impactflow.agg_daily"
+	return "impactflow.trend_daily"
 }
 
 func (g Granularity) bucket(col string) string {
@@ -521,9 +521,9 @@ type Benchmark struct {
 // trips: the tenant's peer groups, then every peer's figure in the three groups.
 func (db *DB) Benchmarks(ctx context.Context, q BenchmarkQuery) ([]Benchmark, error) {
 	dims := []struct{ name, table string }{
-		{"industry", "impactflow.bench_industry"},
-		{"region", "impactflow.bench_region"},
-		{"size_band", "impactflow.bench_size_band"},
+		{"industry", "impactflow.peer_industry"},
+		{"region", "impactflow.peer_region"},
+		{"size_band", "impactflow.peer_size_band"},
 	}
 	groups := make([]string, len(dims))
 	if err := db.Query(ctx, "SELECT industry, region, size_band FROM impactflow.tenants FINAL WHERE tenant_id = "+quote(q.TenantID),
@@ -536,8 +536,9 @@ func (db *DB) Benchmarks(ctx context.Context, q BenchmarkQuery) ([]Benchmark, er
 			i, q.Metric.fromAggregates(), dim.table, quote(groups[i]), q.Metric.aggKindFilter(), dateLit(q.From), dateLit(q.To))
 		if q.Metric.Name == "participants" && !db.benchFromStates {
 			// Distinct participants by merging each peer's monthly bitmaps (cohort_monthly,
-			// dimension 'all'): merging the uniqExact states of the bench tables took up to
-			// 200-500 ms at 10,000,000 events (BenchmarkQueries), the same figures.
+			// dimension 'all'): merging the uniqExact states of 001's bench tables took up to
+			// 200-500 ms at 10,000,000 events (BenchmarkQueries), the same figures. (003's peer
+			// tables hold bitmaps too; cohort_monthly has fewer rows per tenant and month.)
 			parts[i] = fmt.Sprintf("SELECT toUInt64(%d) AS dim, tenant_id, toFloat64(groupBitmapMerge(participants)) AS v FROM impactflow.cohort_monthly"+
 				" WHERE tenant_id IN (SELECT tenant_id FROM impactflow.tenants FINAL WHERE %s = %s) AND dimension = 'all' AND kind = ''"+
 				" AND day >= %s AND day < %s GROUP BY tenant_id", i, dim.name, quote(groups[i]), dateLit(q.From), dateLit(q.To))

@@ -15,17 +15,16 @@ import (
 // The queries are the ones the HTTP benchmark asks (analyticsQuery in internal/bench): a
 // daily volunteer_hours trend, the three programs on participants, sessions and volunteer
 // hours, the default four-step funnel with a 60-day window, and a metric's benchmarks, each
-// over a period starting 30 to 360 days (benchmarks 1 to 60 months) ago. Each
+// over a period starting 30 to 360 days (benchmarks 1 to 60 months) ago; and a participants
+// trend by day, week or month, which merges the aggregates' participants. Each
 // sub-benchmark queries the tenants in turn and reports the median and p95.
 //
 //	ANALYTICS_BENCH_EVENTS=10000000 go test -run '^$' -bench Queries -benchtime 200x -timeout 30m ./internal/analytics/
 func BenchmarkQueries(b *testing.B) {
 	ctx := context.Background()
 	db := testDB
-	n := envInt("ANALYTICS_BENCH_EVENTS", 1_000_000)
-	tenants := envInt("ANALYTICS_BENCH_TENANTS", 4)
 	today := time.Now().UTC().Truncate(24 * time.Hour)
-	loadSynthetic(b, db, n, tenants, today.AddDate(0, 0, 1))
+	tenants := loadBenchEvents(b, today.AddDate(0, 0, 1))
 
 	tenant := func(k int) string { return fmt.Sprintf("t%d", k%tenants) }
 	// period is analyticsQuery's: from 30 to 359 days ago, to 1 to 5 days ahead.
@@ -40,6 +39,11 @@ func BenchmarkQueries(b *testing.B) {
 		{"trends", func(k int) error {
 			from, to := period(k)
 			_, err := db.Trends(ctx, TrendQuery{TenantID: tenant(k), Metric: Metrics["volunteer_hours"], From: from, To: to, Granularity: Day})
+			return err
+		}},
+		{"trends-participants", func(k int) error { // merges participants states or bitmaps
+			from, to := period(k)
+			_, err := db.Trends(ctx, TrendQuery{TenantID: tenant(k), Metric: Metrics["participants"], From: from, To: to, Granularity: []Granularity{Day, Week, Month}[k%3]})
 			return err
 		}},
 		{"cohorts", func(k int) error {

@@ -76,13 +76,16 @@ func (db *DB) SetWatermark(ctx context.Context, c Cursor) error {
 }
 
 // viewPhases are the materialized views the sync refreshes after writing, in order: the
-// deduplicated live events, then the aggregates computed from them (001's six, and 002's
-// daily cohort figures and funnel entries), then the monthly cohort figures.
+// participant numbers (new participants appended), the deduplicated live events carrying
+// them, the aggregates computed from the live events (daily trends, funnel entries), those
+// merged from the daily trends (weekly, monthly, daily cohort figures), then those merged
+// from them (peer figures from the monthly trends, monthly cohort figures).
 var viewPhases = [][]string{
+	{"mv_participant_numbers"},
 	{"mv_events_live"},
-	{"mv_agg_daily", "mv_agg_weekly", "mv_agg_monthly", "mv_peers_industry", "mv_peers_region", "mv_peers_size_band",
-		"mv_cohort_daily", "mv_funnel_walk"},
-	{"mv_cohort_monthly"},
+	{"mv_trend_daily", "mv_funnel_walk"},
+	{"mv_trend_weekly", "mv_trend_monthly", "mv_cohort_daily"},
+	{"mv_peer_industry", "mv_peer_region", "mv_peer_size_band", "mv_cohort_monthly"},
 }
 
 // refreshPoll is how often RefreshViews looks at the refreshes' progress.
@@ -180,8 +183,8 @@ func (db *DB) LastRun(ctx context.Context) (Run, bool, error) {
 // Reset empties every analytics table (the watermark included): the next sync copies
 // everything again.
 func (db *DB) Reset(ctx context.Context) error {
-	for _, t := range []string{"events", "tenants", "programs", "sync_state", "sync_runs", "agg_daily", "agg_weekly", "agg_monthly",
-		"bench_industry", "bench_region", "bench_size_band", "events_live", "cohort_daily", "cohort_monthly", "funnel_entries"} {
+	for _, t := range []string{"events", "tenants", "programs", "sync_state", "sync_runs", "participant_numbers",
+		"trend_daily", "trend_weekly", "trend_monthly", "peer_industry", "peer_region", "peer_size_band", "events_live", "cohort_daily", "cohort_monthly", "funnel_entries"} {
 		if err := db.Exec(ctx, "TRUNCATE TABLE IF EXISTS impactflow."+t); err != nil {
 			return fmt.Errorf("reset %s: %w", t, err)
 		}

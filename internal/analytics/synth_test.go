@@ -111,3 +111,12 @@ func refreshSynthetic(tb testing.TB, db *DB) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// loadBenchEvents loads the benchmarks' store: ANALYTICS_BENCH_EVENTS synthetic events
+// (default 1,000,000) of ANALYTICS_BENCH_TENANTS tenants (default 4), up to end. It returns
+// the number of tenants.
+func loadBenchEvents(b *testing.B, end time.Time) int {
+	tenants := envInt("ANALYTICS_BENCH_TENANTS", 4)
+	loadSynthetic(b, testDB, envInt("ANALYTICS_BENCH_EVENTS", 1_000_000), tenants, end)
+	return tenants
+}
