@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime"
 	"runtime/debug"
+	"time"
 )
 
 // serveDebug serves pprof on DEBUG_ADDR, on a listener of its own so that profiles are
@@ -15,6 +17,11 @@ func serveDebug(addr string, log *slog.Logger) {
 	if addr == "" {
 		return
 	}
+	// Contention profiles (/debug/pprof/mutex and /debug/pprof/block) sample only while a
+	// debug listener is asked for: one mutex contention event in 100, and blocking events
+	// about once per millisecond spent blocked.
+	runtime.SetMutexProfileFraction(100)
+	runtime.SetBlockProfileRate(int(time.Millisecond))
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

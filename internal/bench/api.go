@@ -259,7 +259,7 @@ func runJobStart(ctx context.Context, o Options, r *report) error {
 	r.fact("event IDs", "fresh per request (seed %d for this run)", ev.seed)
 
 	// The ceiling, measured in the same run so that both figures see the same machine state.
-	startRate, err := engineStartRate(ctx, o, r)
+	startRate, floor, err := engineStartRate(ctx, o, r, true)
 	if err != nil {
 		return err
 	}
@@ -285,6 +285,7 @@ func runJobStart(ctx context.Context, o Options, r *report) error {
 	r.progress("%d clients POSTing %d-row imports for %s", o.Concurrency, smallImportRows, o.Duration)
 	var started jobSet
 	loadStart := time.Now()
+	cpu := startCPU(o.PID)
 	load := r.add(runClients(ctx, fmt.Sprintf("POST import, %d clients", o.Concurrency), o.Concurrency, o.Duration, 0, func(ctx context.Context, _ int) error {
 		j, err := a.postSmallImport(ctx, ev)
 		if err == nil {
@@ -292,6 +293,7 @@ func runJobStart(ctx context.Context, o Options, r *report) error {
 		}
 		return err
 	}))
+	load.cpu = cpu.stop()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -327,6 +329,14 @@ func runJobStart(ctx context.Context, o Options, r *report) error {
 		ratio = load.rate() / startRate
 	}
 	r.fact("job-start throughput", "%.0f imports started/s = %.0f%% of the engine's %.0f starts/s", load.rate(), 100*ratio, startRate)
+	if ms, ok := load.cpuPerOp(); ok {
+		r.fact("dev CPU per import", "%.2f ms while POSTing (API, worker and server together; the imports run as they are started)", ms)
+	}
+	if floor.perStart > 0 && floor.perJob > 0 {
+		// On a machine where the dev process is CPU-bound, rates go as the inverse of these.
+		r.fact("server CPU", "%.2f ms per bare start, %.2f ms per workflow completing in its first task: a job run to completion is at most %.0f%% of the start rate, before any work of its own",
+			floor.perStart, floor.perJob, 100*floor.perStart/floor.perJob)
+	}
 	r.fact("import backlog", "%d imports completed %.2f s after the load began: %.0f imports/s end to end", done.ops, done.elapsed.Seconds(), done.rate())
 	r.fact("closed loop", "%d clients each POSTing again as soon as answered: p99 %s ms, which is queueing (%d clients / %.0f/s = %.0f ms mean)",
 		o.Concurrency, millis(load.latency.p99), o.Concurrency, load.rate(), 1000*float64(o.Concurrency)/max(load.rate(), 1))
@@ -345,18 +355,45 @@ func runJobStart(ctx context.Context, o Options, r *report) error {
 }
 
 // engineStartRate runs a shorter engine burst (and drains it, so it does not weigh on what
-// follows) and returns the starts per second.
-func engineStartRate(ctx context.Context, o Options, r *report) (float64, error) {
+// follows) and returns the starts per second. With withCost it also runs a phase of the
+// smallest workflows run to completion by the bench's own worker, and returns what the
+// server's CPU alone costs per start and per such job, against which the API's figures are
+// read.
+func engineStartRate(ctx context.Context, o Options, r *report, withCost bool) (float64, serverCost, error) {
 	e, err := dialEngine(ctx, o)
 	if err != nil {
-		return 0, err
+		return 0, serverCost{}, err
 	}
 	defer e.close()
-	burst, err := e.burstAndDrain(ctx, o, r, engineBurstForJobStart, max(o.Duration/2, time.Second))
-	if err != nil {
-		return 0, err
+	phaseLen := max(o.Duration/2, time.Second)
+	burst, err := e.burstAndDrain(ctx, o, r, engineBurstForJobStart, phaseLen)
+	if err != nil || !withCost {
+		return burst.rate(), serverCost{}, err
 	}
-	return burst.rate(), nil
+	// Started without waiting for the result, as the API answers once a job is started.
+	r.progress("%d clients starting workflows that complete in their first task, eager start, for %s", o.Concurrency, phaseLen)
+	cpu := startCPU(o.PID)
+	floor := r.add(runClients(ctx, fmt.Sprintf("start first-task workflows, %d clients, eager", o.Concurrency), o.Concurrency, phaseLen, 0,
+		func(ctx context.Context, _ int) error {
+			_, err := e.start(ctx, engineFirstTaskName, true)
+			return err
+		}))
+	// The CPU is counted until the last of them has completed.
+	if err := e.waitQueueIdle(ctx, drainLimit); err != nil {
+		return 0, serverCost{}, err
+	}
+	floor.cpu = cpu.stop()
+	var c serverCost
+	c.perStart, _ = burst.cpuPerOp()
+	c.perJob, _ = floor.cpuPerOp()
+	return burst.rate(), c, ctx.Err()
+}
+
+// serverCost is the dev process's CPU time, in milliseconds, for one bare start and for one
+// workflow that completes in its first task (both driven from the bench process, so the
+// Temporal server's alone); zero when not measured.
+type serverCost struct {
+	perStart, perJob float64
 }
 
 // runJobStatus measures reading a job: ~200 finished imports, read round-robin.

@@ -303,7 +303,38 @@ type phase struct {
 	ops      int // successful operations; latency.n when zero
 	errors   int
 	firstErr error
-	latency  summary // zero when the phase has no per-operation latency
+	latency  summary       // zero when the phase has no per-operation latency
+	cpu      time.Duration // the dev process's CPU time during the phase; 0 when not measured
+}
+
+// cpuPerOp is the dev process's CPU time per operation of the phase, in milliseconds.
+func (p phase) cpuPerOp() (float64, bool) {
+	if p.cpu <= 0 || p.count() == 0 {
+		return 0, false
+	}
+	return float64(p.cpu) / float64(time.Millisecond) / float64(p.count()), true
+}
+
+// cpuClock reads the dev process's CPU time at the start of a phase.
+type cpuClock struct {
+	pid    int
+	before time.Duration
+	err    error
+}
+
+// startCPU starts measuring the CPU time of the dev process pid (nothing when pid is 0).
+func startCPU(pid int) cpuClock {
+	before, err := readProcCPU(pid)
+	return cpuClock{pid: pid, before: before, err: err}
+}
+
+// stop returns the CPU time the dev process used since startCPU, or 0 when it could not be read.
+func (c cpuClock) stop() time.Duration {
+	after, err := readProcCPU(c.pid)
+	if c.err != nil || err != nil {
+		return 0
+	}
+	return after - c.before
 }
 
 func (p phase) count() int {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -20,6 +21,9 @@ import (
 const (
 	engineWorkflowName = "BenchEngineWorkflow"
 	engineActivityName = "BenchEngineActivity"
+	// engineFirstTaskName is the smallest job a workflow can be: it completes in its first
+	// workflow task, as a small import does.
+	engineFirstTaskName = "BenchEngineFirstTaskWorkflow"
 )
 
 const (
@@ -46,6 +50,11 @@ func engineWorkflow(ctx workflow.Context, name string) (string, error) {
 
 // engineActivity is the trivial activity.
 func engineActivity(_ context.Context, name string) (string, error) {
+	return "hello " + name, nil
+}
+
+// engineFirstTaskWorkflow returns at once, so its run is a start and one task completion.
+func engineFirstTaskWorkflow(_ workflow.Context, name string) (string, error) {
 	return "hello " + name, nil
 }
 
@@ -77,6 +86,7 @@ func dialEngine(ctx context.Context, o Options) (*engine, error) {
 	})
 	e.worker.RegisterWorkflowWithOptions(engineWorkflow, workflow.RegisterOptions{Name: engineWorkflowName})
 	e.worker.RegisterActivityWithOptions(engineActivity, activity.RegisterOptions{Name: engineActivityName})
+	e.worker.RegisterWorkflowWithOptions(engineFirstTaskWorkflow, workflow.RegisterOptions{Name: engineFirstTaskName})
 	return e, nil
 }
 
@@ -98,8 +108,8 @@ func (e *engine) startWorker() error {
 	return nil
 }
 
-// start starts one workflow with a fresh ID.
-func (e *engine) start(ctx context.Context, eager bool) (client.WorkflowRun, error) {
+// start starts one workflow of the given type with a fresh ID.
+func (e *engine) start(ctx context.Context, workflowType string, eager bool) (client.WorkflowRun, error) {
 	id := fmt.Sprintf("%s-%d", e.queue, e.seq.Add(1))
 	ctx, cancel := context.WithTimeout(ctx, engineOpTimeout)
 	defer cancel()
@@ -108,12 +118,31 @@ func (e *engine) start(ctx context.Context, eager bool) (client.WorkflowRun, err
 		TaskQueue:                e.queue,
 		EnableEagerStart:         eager,
 		WorkflowExecutionTimeout: engineWorkflowTimeout,
-	}, engineWorkflowName, id)
+	}, workflowType, id)
+}
+
+// waitQueueIdle polls visibility until no workflow of the engine's task queue is running,
+// or limit passes. A count every 100 ms costs the server little next to what it waits for.
+func (e *engine) waitQueueIdle(ctx context.Context, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	query := fmt.Sprintf("TaskQueue = '%s' AND ExecutionStatus = 'Running'", e.queue)
+	for {
+		resp, err := e.client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: query})
+		if err == nil && resp.GetCount() == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("workflows of %s still running: %w", e.queue, context.Cause(ctx))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // execute starts one workflow and waits for its result.
 func (e *engine) execute(ctx context.Context, eager bool) error {
-	run, err := e.start(ctx, eager)
+	run, err := e.start(ctx, engineWorkflowName, eager)
 	if err != nil {
 		return err
 	}
@@ -128,11 +157,13 @@ func (e *engine) execute(ctx context.Context, eager bool) error {
 func (e *engine) burstAndDrain(ctx context.Context, o Options, r *report, n int, limit time.Duration) (phase, error) {
 	r.progress("starting up to %d workflows on %s with %d clients, no worker running", n, e.queue, o.Concurrency)
 	runs := make([]client.WorkflowRun, n)
+	cpu := startCPU(o.PID)
 	burst := r.add(runClients(ctx, "start, no worker", o.Concurrency, limit, n, func(ctx context.Context, t int) error {
-		run, err := e.start(ctx, false)
+		run, err := e.start(ctx, engineWorkflowName, false)
 		runs[t] = run // each ticket is one goroutine's alone
 		return err
 	}))
+	burst.cpu = cpu.stop()
 	if err := ctx.Err(); err != nil {
 		return burst, err
 	}
@@ -144,6 +175,9 @@ func (e *engine) burstAndDrain(ctx context.Context, o Options, r *report, n int,
 	}
 	r.progress("%d started (%.0f/s); starting the worker and draining the backlog", len(started), burst.rate())
 	r.fact("engine start rate", "%.0f starts/s with no worker running (%d clients)", burst.rate(), o.Concurrency)
+	if ms, ok := burst.cpuPerOp(); ok {
+		r.fact("dev CPU per start", "%.2f ms (the server's alone: the starts come from this process)", ms)
+	}
 
 	drain, err := e.drain(ctx, r, o.Concurrency, started)
 	r.add(drain)

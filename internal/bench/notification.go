@@ -82,7 +82,7 @@ func runNotification(ctx context.Context, o Options, r *report) error {
 	// Sends end to end: from the first POST to the sandbox accepting the last message.
 	r.progress("sending %d notifications with %d clients", notificationSends, o.Concurrency)
 	before := len(sb.Accepted())
-	cpuBefore, cpuErr := readProcCPU(o.PID)
+	cpu := startCPU(o.PID)
 	start := time.Now()
 	posts := runClients(ctx, "POST /v1/notifications/send", o.Concurrency, notificationWaitLimit, notificationSends, func(ctx context.Context, i int) error {
 		return a.call(ctx, http.MethodPost, "/v1/notifications/send", email(i, nil), http.StatusAccepted, nil)
@@ -98,8 +98,7 @@ func runNotification(ctx context.Context, o Options, r *report) error {
 	rate := perSecond(sent, e2e)
 	// CPU time per notification tells the code's cost apart from other processes' load,
 	// which moves sent/s on a shared machine.
-	if cpuAfter, err := readProcCPU(o.PID); o.PID != 0 && cpuErr == nil && err == nil && sent > 0 {
-		used := cpuAfter - cpuBefore
+	if used := cpu.stop(); used > 0 && sent > 0 {
 		r.fact("dev CPU per notification", "%.1f ms (%s of CPU over %s for %d sent: API, worker and Temporal server together)",
 			float64(used)/float64(time.Millisecond)/float64(sent), used.Round(10*time.Millisecond), e2e.Round(10*time.Millisecond), sent)
 	}
@@ -151,7 +150,7 @@ func runNotification(ctx context.Context, o Options, r *report) error {
 
 // sameRunEngine measures the engine's start rate beside the notifications' send rate.
 func sameRunEngine(ctx context.Context, o Options, r *report, rate float64) error {
-	engine, err := engineStartRate(ctx, o, r)
+	engine, _, err := engineStartRate(ctx, o, r, false)
 	if err != nil {
 		return err
 	}
