@@ -263,6 +263,19 @@ func TestSearchAttributesAndUI(t *testing.T) {
 				t.Fatalf("EnsureSearchAttributes: %v", err)
 			}
 		}
+		// Usable at once: a start that sets them right after Ensure returns is accepted.
+		nc := dial(t, s, ns)
+		defer nc.Close()
+		if _, err := nc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID:        "sa-api-greet",
+			TaskQueue: testTaskQueue,
+			TypedSearchAttributes: sdktemporal.NewSearchAttributes(
+				temporal.SearchAttrTenantID.ValueSet("demo"),
+				temporal.SearchAttrJobKind.ValueSet("import"),
+			),
+		}, greetWorkflow, "sa"); err != nil {
+			t.Fatalf("start a workflow setting the attributes just added: %v", err)
+		}
 		if got := retentionOf(ctx, t, c, ns); got != 72*time.Hour {
 			t.Errorf("retention = %s, want 72h", got)
 		}
