@@ -54,7 +54,7 @@ func TestDevRestartKeepsHistory(t *testing.T) {
 	api := "http://" + httpAddr
 
 	dev := startDev(t, bin, envv)
-	waitReady(t, api)
+	dev.waitReady(t, api)
 	dev.waitFor(t, "is running")
 	if !strings.Contains(dev.banner(t), "http://"+uiAddr) {
 		t.Errorf("the banner lacks the Temporal UI URL:\n%s", dev.banner(t))
@@ -97,7 +97,7 @@ func TestDevRestartKeepsHistory(t *testing.T) {
 
 	dev = startDev(t, bin, envv)
 	defer dev.interrupt(t)
-	waitReady(t, api)
+	dev.waitReady(t, api)
 	dev.waitFor(t, "is running")
 	if strings.Contains(dev.banner(t), key) {
 		t.Errorf("the dev key is printed again on restart; it should point at the file instead")
@@ -237,20 +237,53 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func waitReady(t *testing.T, api string) {
+// waitReady waits for /health/ready; if the process exits first or readiness never comes,
+// the failure shows what the process printed and its last readiness answer.
+func (p *devProcess) waitReady(t *testing.T, api string) {
 	t.Helper()
+	last := "no answer"
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
+		select {
+		case err := <-p.exited:
+			t.Fatalf("dev exited before it was ready (%v):\n%s", err, p.out.String())
+		default:
+		}
 		resp, err := http.Get(api + "/health/ready")
 		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
 			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, b)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatal("dev never became ready")
+	t.Fatalf("dev never became ready (last /health/ready: %s):\n%s", last, p.stuckAt())
+}
+
+// stuckAt stops a process that hangs with SIGQUIT, which makes the Go runtime print every
+// goroutine's stack, and returns what it printed before the dump and the project's own
+// goroutines from it: where start-up waits, without the embedded server's thousands.
+func (p *devProcess) stuckAt() string {
+	_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+	}
+	out := p.out.String()
+	before, dump, found := strings.Cut(out, "\ngoroutine ")
+	if !found {
+		return out
+	}
+	var ours []string
+	for _, g := range strings.Split("goroutine "+dump, "\n\n") {
+		if strings.Contains(g, "github.com/impactflow/impactflow") {
+			ours = append(ours, g)
+		}
+	}
+	return before + "\n... the project's goroutines at SIGQUIT:\n" + strings.Join(ours, "\n\n")
 }
 
 func request(t *testing.T, method, url, key, contentType string, body io.Reader) (int, []byte) {
