@@ -118,19 +118,29 @@ func maintenanceURL(databaseURL string) (string, error) {
 //go:embed clickhouse/*.sql
 var clickhouseFiles embed.FS
 
-// ClickHouse returns the ClickHouse DDL statements, file by file in name order. Each is
-// idempotent (IF NOT EXISTS); package analytics runs them on chDB or a server.
-func ClickHouse() ([]string, error) {
+// ClickHouseFile is one file of ClickHouse DDL: its name, which records it as applied, and
+// its statements in order.
+type ClickHouseFile struct {
+	Name       string
+	Statements []string
+}
+
+// ClickHouse returns the ClickHouse DDL, file by file in name order. Every statement is
+// idempotent (IF NOT EXISTS, or an ALTER that sets what is already set), so a file applied
+// twice, by two processes starting at once, leaves the same schema; package analytics
+// runs them on chDB or a server and records each file it applied.
+func ClickHouse() ([]ClickHouseFile, error) {
 	entries, err := fs.ReadDir(clickhouseFiles, "clickhouse")
 	if err != nil {
 		return nil, err
 	}
-	var stmts []string
+	var files []ClickHouseFile
 	for _, e := range entries {
 		b, err := fs.ReadFile(clickhouseFiles, "clickhouse/"+e.Name())
 		if err != nil {
 			return nil, err
 		}
+		f := ClickHouseFile{Name: e.Name()}
 		for _, s := range strings.Split(string(b), ";\n") {
 			var lines []string
 			for _, l := range strings.Split(s, "\n") {
@@ -139,9 +149,10 @@ func ClickHouse() ([]string, error) {
 				}
 			}
 			if len(lines) > 0 {
-				stmts = append(stmts, strings.Join(lines, "\n"))
+				f.Statements = append(f.Statements, strings.Join(lines, "\n"))
 			}
 		}
+		files = append(files, f)
 	}
-	return stmts, nil
+	return files, nil
 }

@@ -6,8 +6,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/impactflow/impactflow/migrations"
 )
 
 // testDB is the package's one chDB engine (libchdb allows one per process), in a temp dir.
@@ -47,13 +50,43 @@ func fresh(t *testing.T) *DB {
 	if err := testDB.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := testDB.Migrate(ctx); err != nil { // idempotent
+	if err := testDB.Migrate(ctx); err != nil {
 		t.Fatalf("second migrate: %v", err)
 	}
 	if err := testDB.Reset(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return testDB
+}
+
+// A start of a migrated store applies no file again, and each file is recorded once.
+func TestMigrateRecordsEachFileOnce(t *testing.T) {
+	ctx := context.Background()
+	db := fresh(t)
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	files, err := migrations.ClickHouse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, f := range files {
+		want = append(want, f.Name+" 1")
+	}
+	var got []string
+	if err := db.Query(ctx, "SELECT name, toUInt64(count()) FROM "+schemaMigrations+" GROUP BY name ORDER BY name", func(scan scanFunc) error {
+		var name string
+		var n uint64
+		err := scan(&name, &n)
+		got = append(got, fmt.Sprintf("%s %d", name, n))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("applied files after three migrates = %v, want %v", got, want)
+	}
 }
 
 var day0 = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC) // a Monday

@@ -79,24 +79,58 @@ func (db *DB) Ping(ctx context.Context) error {
 	return err
 }
 
-// Migrate applies the ClickHouse DDL; every statement is idempotent. On the start that adds
-// the participant numbers (003) to a store, it then refreshes every view in order: until
-// then the live events carry number 0 for every participant, and the engine refreshes views
-// at start and at creation in an order of its own, so a view reading the numbers could
-// aggregate them before the live events are refreshed and stay wrong until the next sync.
+// schemaMigrations records the DDL files applied to the store, so that a start runs only
+// the files it has not seen. A store from before the record has none: every file runs
+// again, which its idempotent statements allow, and is recorded.
+const schemaMigrations = "impactflow.schema_migrations"
+
+// Migrate applies the ClickHouse DDL files not yet applied to the store, in name order,
+// and records each. A start of a migrated store runs no DDL, so that no ALTER, TRUNCATE or
+// view replacement meets the refreshes the engine starts when it opens the store.
+//
+// On the start that adds the participant numbers (003) to a store, it then refreshes every
+// view in order: until then the live events carry number 0 for every participant, and the
+// engine refreshes views at start and at creation in an order of its own, so a view reading
+// the numbers could aggregate them before the live events are refreshed and stay wrong
+// until the next sync.
 func (db *DB) Migrate(ctx context.Context) error {
-	stmts, err := migrations.ClickHouse()
+	files, err := migrations.ClickHouse()
 	if err != nil {
 		return err
+	}
+	for _, s := range []string{
+		"CREATE DATABASE IF NOT EXISTS impactflow",
+		"CREATE TABLE IF NOT EXISTS " + schemaMigrations + " (name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY name",
+	} {
+		if err := db.Exec(ctx, s); err != nil {
+			return fmt.Errorf("clickhouse migrate: %w", err)
+		}
+	}
+	applied := map[string]bool{}
+	if err := db.Query(ctx, "SELECT DISTINCT name FROM "+schemaMigrations, func(scan scanFunc) error {
+		var name string
+		err := scan(&name)
+		applied[name] = true
+		return err
+	}); err != nil {
+		return fmt.Errorf("clickhouse migrate: %w", err)
 	}
 	var numbered uint64
 	if err := db.Query(ctx, "SELECT toUInt64(count()) FROM system.tables WHERE database = 'impactflow' AND name = 'participant_numbers'",
 		func(scan scanFunc) error { return scan(&numbered) }); err != nil {
 		return fmt.Errorf("clickhouse migrate: %w", err)
 	}
-	for _, s := range stmts {
-		if err := db.Exec(ctx, s); err != nil {
-			return fmt.Errorf("clickhouse migrate: %w", err)
+	for _, f := range files {
+		if applied[f.Name] {
+			continue
+		}
+		for _, s := range f.Statements {
+			if err := db.Exec(ctx, s); err != nil {
+				return fmt.Errorf("clickhouse migrate %s: %w", f.Name, err)
+			}
+		}
+		if err := db.Exec(ctx, "INSERT INTO "+schemaMigrations+" (name) VALUES ("+quote(f.Name)+")"); err != nil {
+			return fmt.Errorf("clickhouse migrate %s: %w", f.Name, err)
 		}
 	}
 	if numbered == 0 {

@@ -92,8 +92,12 @@ func TestParticipantNumbersStayAcrossSyncs(t *testing.T) {
 		}
 	}
 
-	// Migrating again (every start) changes nothing: 001's views into the old aggregates
-	// stay replaced by plain views and the old tables empty.
+	// Every file applied again, as on a store from before the record of applied files,
+	// changes nothing: 001's views into the old aggregates stay replaced by plain views, the
+	// old tables empty and the numbers as they were.
+	if err := db.Exec(ctx, "TRUNCATE TABLE "+schemaMigrations); err != nil {
+		t.Fatal(err)
+	}
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +204,7 @@ func TestMigrateNumbersAStoreSyncedBeforeThem(t *testing.T) {
 		"DROP VIEW impactflow.mv_participant_numbers",
 		"DROP TABLE impactflow.participant_numbers",
 		"ALTER TABLE impactflow.events_live UPDATE pn = 0 WHERE 1 SETTINGS mutations_sync = 1",
+		"ALTER TABLE " + schemaMigrations + " DELETE WHERE name = '003_participant_numbers.sql' SETTINGS mutations_sync = 1",
 	} {
 		if err := db.Exec(ctx, s); err != nil {
 			t.Fatalf("%s: %v", s, err)

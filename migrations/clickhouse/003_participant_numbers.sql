@@ -3,18 +3,21 @@
 -- of each aggregating the 5,000,000 live events again. BenchmarkRefresh in
 -- internal/analytics measures each view's refresh.
 --
--- 001 and 002 run before this file at every start and are never edited, so this file must
--- leave the same state whether it runs after a fresh 001+002 or after itself:
+-- A store applies each file once (DB.Migrate records it in impactflow.schema_migrations),
+-- but a store from before that record, or two processes migrating at once, runs 001, 002
+-- and this file again, and 001 and 002 are never edited; so this file must leave the same
+-- state whether it runs after a fresh 001+002 or after itself:
 -- - Views whose target keeps its columns (mv_cohort_daily, mv_funnel_walk; mv_events_live,
 --   whose target only gains pn with ADD COLUMN IF NOT EXISTS) are changed in place with
---   ALTER ... MODIFY QUERY / MODIFY REFRESH, which set the same definition again at every
---   start and do not refresh. (The engine itself refreshes every view at start, as it did
---   before this file; the start that first applies it refreshes them in order: DB.Migrate.)
+--   ALTER ... MODIFY QUERY / MODIFY REFRESH, which set the same definition again when the
+--   file runs again and do not refresh. (The engine itself refreshes every view at start,
+--   as it did before this file; the start that first applies it refreshes them in order:
+--   DB.Migrate.)
 -- - Aggregates whose participants change type (uniqExact of strings to groupBitmap of
 --   numbers) get new tables and views (trend_*, peer_*). 001's views into the old tables
 --   (mv_agg_*, mv_peers_*) are replaced by plain views of the same name, which compute
---   nothing: dropping them would let 001 create them again at the next start, and creating a
---   refreshable view refreshes it at once (over every live event). The old tables are kept
+--   nothing: dropping them would let 001 create them again when it runs again, and
+--   creating a refreshable view refreshes it at once (over every live event). The old tables are kept
 --   (001 would create them again too) but emptied.
 -- The views that write millions of rows (events_live) or many states insert with two
 -- threads (max_insert_threads in their query's SETTINGS): by default an INSERT ... SELECT
