@@ -1,6 +1,7 @@
 -- ClickHouse schema of the analytics store. Every statement is idempotent (IF NOT EXISTS):
--- `impactflow migrate` and `impactflow dev` run the whole file at every start, on chDB and
--- on a ClickHouse server alike.
+-- `impactflow migrate` and `impactflow dev` apply each file once and record it (DB.Migrate),
+-- on chDB and on a ClickHouse server alike; a store from before that record, or two
+-- processes migrating at once, run it again.
 
 CREATE DATABASE IF NOT EXISTS impactflow;
 
