@@ -84,7 +84,7 @@ func TestDevRestartKeepsHistory(t *testing.T) {
 	historyBefore := get(t, api+"/v1/jobs/"+job+"/history", key)
 
 	// The demo data set arrives through import jobs of its own.
-	waitDemo(t, api, key)
+	dev.waitDemo(t, api, key)
 
 	// A notification due a few seconds from now: its timer is pending across the restart.
 	notification, sendAt := postRestartNotification(t, api, key)
@@ -355,14 +355,16 @@ func waitJob(t *testing.T, api, key, id string) map[string]any {
 
 // waitDemo waits for the demo tenant's events to be loaded, through visibility: every
 // completed import job of the tenant, until one has imported the demo events.
-func waitDemo(t *testing.T, api, key string) {
+func (p *devProcess) waitDemo(t *testing.T, api, key string) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
+	var jobs []byte
 	for time.Now().Before(deadline) {
 		var page struct {
 			Jobs []struct{ ID, Status string }
 		}
-		_ = json.Unmarshal(get(t, api+"/v1/jobs?kind=import&page_size=100", key), &page)
+		jobs = get(t, api+"/v1/jobs?kind=import&page_size=100", key)
+		_ = json.Unmarshal(jobs, &page)
 		for _, j := range page.Jobs {
 			job := waitJob(t, api, key, j.ID)
 			res, _ := job["result"].(map[string]any)
@@ -375,7 +377,7 @@ func waitDemo(t *testing.T, api, key string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatal("the demo events were never imported")
+	t.Fatalf("the demo events were never imported; import jobs: %s\n%s", jobs, p.stuckAt())
 }
 
 // devTestRedisDB is the Redis database TestDevRestartKeepsHistory empties and uses.
