@@ -37,7 +37,8 @@ func loadBenchmarkPeers(ctx context.Context, p *platform, apiURL string) error {
 			{TenantID: id, Code: programs[2], Name: "Giving"}}); err != nil {
 			return err
 		}
-		loaded, err := p.store.HasImpactEvents(ctx, id)
+		seed, n := int64(1000+i), benchmarkPeerEvents*i/3
+		loaded, err := p.store.HasImpactEventsPrefixed(ctx, id, demo.SyntheticEventIDPrefix(seed))
 		if err != nil {
 			return err
 		}
@@ -49,7 +50,6 @@ func loadBenchmarkPeers(ctx context.Context, p *platform, apiURL string) error {
 			participants[j] = fmt.Sprintf("%s-p%d", id, j)
 		}
 		start := time.Now().UTC().Truncate(24 * time.Hour)
-		seed, n := int64(1000+i), benchmarkPeerEvents*i/3
 		write := func(w io.Writer) (int, error) {
 			return n, demo.WriteSyntheticEvents(w, programs, participants, n, seed, start)
 		}

@@ -275,8 +275,9 @@ func TestEventRows(t *testing.T) {
 		for _, line := range lines(g.rows[tn.ID].events) {
 			var e eventRow
 			decodeRow(t, line, eventKeys, &e)
-			if !strings.HasPrefix(e.EventID, "evt-") || seen[e.EventID] {
-				t.Fatalf("event_id %q is not evt-… or not unique", e.EventID)
+			// The loader finds the data set's own events by this prefix.
+			if !strings.HasPrefix(e.EventID, EventIDPrefix(tn.ID)) || seen[e.EventID] {
+				t.Fatalf("event_id %q does not start with %q or is not unique", e.EventID, EventIDPrefix(tn.ID))
 			}
 			seen[e.EventID] = true
 			if !programs[tn.ID][e.Program] {
@@ -653,7 +654,8 @@ func TestSyntheticEvents(t *testing.T) {
 	ids := map[string]bool{}
 	kinds := map[string]int{}
 	tn := Tenant{Locale: "es"}
-	for _, data := range [][]byte{a, other} {
+	for i, data := range [][]byte{a, other} {
+		seed := []int64{5, 6}[i]
 		rows := lines(data)
 		if len(rows) != n {
 			t.Fatalf("%d rows, want %d", len(rows), n)
@@ -663,6 +665,9 @@ func TestSyntheticEvents(t *testing.T) {
 			decodeRow(t, line, eventKeys, &e)
 			if ids[e.EventID] {
 				t.Fatalf("event_id %q repeats, within a seed or across seeds 5 and 6", e.EventID)
+			}
+			if !strings.HasPrefix(e.EventID, SyntheticEventIDPrefix(seed)) {
+				t.Fatalf("event_id %q does not start with seed %d's prefix %q", e.EventID, seed, SyntheticEventIDPrefix(seed))
 			}
 			ids[e.EventID] = true
 			if !slices.Contains(programs, e.Program) || !slices.Contains(people, e.Participant) {

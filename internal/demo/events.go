@@ -82,6 +82,9 @@ func (e *eventRows) emit(kind string, t int64, value int64, extra string) {
 	e.endRow()
 }
 
+// EventIDPrefix starts the ID of every event WriteEvents writes for the tenant.
+func EventIDPrefix(tenantID string) string { return "evt-" + tenantID + "-" }
+
 // WriteEvents writes tenantID's impact events as NDJSON import rows and returns how many.
 func (d *Dataset) WriteEvents(w io.Writer, tenantID string) (int, error) {
 	plan, err := d.plan(tenantID)
@@ -89,7 +92,7 @@ func (d *Dataset) WriteEvents(w io.Writer, tenantID string) (int, error) {
 		return 0, err
 	}
 	r := d.rng(tenantID, "events")
-	rows := &eventRows{rowWriter: newRowWriter(w), win: &d.win, prefix: `{"event_id":"evt-` + tenantID + "-"}
+	rows := &eventRows{rowWriter: newRowWriter(w), win: &d.win, prefix: `{"event_id":"` + EventIDPrefix(tenantID)}
 	for i := range plan.enrollments {
 		e := &plan.enrollments[i]
 		p, spec := &plan.people[e.person], plan.programs[e.program]

@@ -17,6 +17,12 @@ var syntheticLocations = []string{"Madrid", "Barcelona", "Sevilla", "Valencia", 
 
 var syntheticMetrics = []string{`,"metric":"confidence"`, `,"metric":"employability"`, `,"metric":"literacy"`}
 
+// SyntheticEventIDPrefix starts the ID of every event WriteSyntheticEvents writes with seed:
+// the seed in hex, then the row number follows, distinct for every (seed, i).
+func SyntheticEventIDPrefix(seed int64) string {
+	return "evt-syn-" + strconv.FormatUint(uint64(seed), 16) + "-"
+}
+
 // WriteSyntheticEvents writes n valid event rows for the given tenant and program codes,
 // with event IDs unique for (seed, i), for load tests such as importing 1,000,000 events.
 // Participants and programs are drawn uniformly; kinds, values and times follow the demo
@@ -54,8 +60,7 @@ func WriteSyntheticEvents(w io.Writer, programs []string, participants []string,
 
 	r := newRand(seed, "synthetic")
 	rw := newRowWriter(w)
-	// The seed in hex, then the row number: distinct for every (seed, i).
-	prefix := `{"event_id":"evt-syn-` + strconv.FormatUint(uint64(seed), 16) + "-"
+	prefix := `{"event_id":"` + SyntheticEventIDPrefix(seed)
 	for i := range n {
 		var t int64
 		for {

@@ -80,9 +80,12 @@ func (s *Store) UpsertParticipants(ctx context.Context, ps []Participant) error 
 	return tx.Commit(ctx)
 }
 
-// HasImpactEvents reports whether the tenant has any impact event yet.
-func (s *Store) HasImpactEvents(ctx context.Context, tenantID string) (bool, error) {
+// HasImpactEventsPrefixed reports whether the tenant has an impact event whose ID starts
+// with prefix: a loader asks whether its own events are there, whatever else the tenant's
+// clients have imported since.
+func (s *Store) HasImpactEventsPrefixed(ctx context.Context, tenantID, prefix string) (bool, error) {
 	var ok bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM impact_events WHERE tenant_id = $1)`, tenantID).Scan(&ok)
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM impact_events WHERE tenant_id = $1 AND starts_with(event_id, $2))`,
+		tenantID, prefix).Scan(&ok)
 	return ok, err
 }
