@@ -204,7 +204,7 @@ func TestMigrateNumbersAStoreSyncedBeforeThem(t *testing.T) {
 		"DROP VIEW impactflow.mv_participant_numbers",
 		"DROP TABLE impactflow.participant_numbers",
 		"ALTER TABLE impactflow.events_live UPDATE pn = 0 WHERE 1 SETTINGS mutations_sync = 1",
-		"ALTER TABLE " + schemaMigrations + " DELETE WHERE name = '003_participant_numbers.sql' SETTINGS mutations_sync = 1",
+		"ALTER TABLE " + schemaMigrations + " DELETE WHERE name = " + quote(numbersFile) + " SETTINGS mutations_sync = 1",
 	} {
 		if err := db.Exec(ctx, s); err != nil {
 			t.Fatalf("%s: %v", s, err)
