@@ -163,6 +163,9 @@ func (s *Server) routes() []route {
 		// Evidence classification (issue 3).
 		{method: "POST", path: "/v1/evidence/classify", role: store.RoleOperator, handler: s.classifyEvidence, doc: docClassifyEvidence},
 		{method: "GET", path: "/v1/evidence/:id", role: store.RoleViewer, handler: s.getEvidence, doc: docGetEvidence},
+
+		{method: "GET", path: "/v1/privacy/retention", role: store.RoleAdmin, handler: s.getRetention, doc: docGetRetention},
+		{method: "PUT", path: "/v1/privacy/retention", role: store.RoleAdmin, handler: s.putRetention, doc: docPutRetention},
 	}
 }
 
