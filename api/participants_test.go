@@ -331,4 +331,21 @@ func TestParticipantNamesReachTheRedactor(t *testing.T) {
 	if got := leaked(second, "Quorvin", "Blathersby", "Zephyrine", "Ollevant", "Thaddeus", "Wrenfield"); len(got) > 0 {
 		t.Errorf("the report's prompt carried %v:\n%s", got, strings.Join(second, "\n---\n"))
 	}
+
+	// Classification redacts the same way.
+	before := len(env.llm.Prompts())
+	r := postJSON(t, "/v1/evidence/classify", op, map[string]any{"programs": []string{"mentoring"}})
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("classify: %d %s", r.Status, r.Raw)
+	}
+	if job := waitJob(t, r.Body["id"].(string), op); job.Body["status"] != "completed" || num(result(job), "classified") != 3 {
+		t.Fatalf("classification job: %s", job.Raw)
+	}
+	classify := env.llm.Prompts()[before:]
+	if !strings.Contains(strings.Join(classify, "\n"), "mentors two newcomers") {
+		t.Fatalf("the sandbox did not record the classification prompt: %d new prompts", len(classify))
+	}
+	if got := leaked(classify, "Quorvin", "Blathersby", "Zephyrine", "Ollevant", "Thaddeus", "Wrenfield"); len(got) > 0 {
+		t.Errorf("the classification prompt carried %v:\n%s", got, strings.Join(classify, "\n---\n"))
+	}
 }
