@@ -37,8 +37,11 @@ const (
 	maxLocaleChars          = 35
 	minNameChars            = 2
 	maxRedactionNames       = 10000
-	participantTokenPrefix  = "p1:"
 )
+
+// participantTokenPrefix starts every participants page token, so that a token of another
+// list (or a bare ID) is told apart.
+const participantTokenPrefix = "p1:"
 
 // participantRow is one record of POST /v1/participants.
 type participantRow struct {
