@@ -46,6 +46,10 @@ type Deps struct {
 	Analytics       *analytics.DB
 	AnalyticsCache  *analytics.Cache
 	AnalyticsBudget *analytics.Budget
+
+	// EraseParticipant starts a participant's erasure, for DELETE /v1/participants/:id
+	// (nil: that route answers 501 and deletes nothing).
+	EraseParticipant ParticipantEraser
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -73,6 +77,8 @@ type Server struct {
 	analytics       *analytics.DB
 	analyticsCache  *analytics.Cache
 	analyticsBudget *analytics.Budget
+
+	eraseParticipant ParticipantEraser
 }
 
 // New returns the API as an http.Handler.
@@ -85,6 +91,7 @@ func New(d Deps) http.Handler {
 		replayer:  &deliveries.Replayer{Store: d.Store, Jobs: d.Jobs},
 		notify:    d.Notifications,
 		analytics: d.Analytics, analyticsCache: d.AnalyticsCache, analyticsBudget: d.AnalyticsBudget,
+		eraseParticipant: d.EraseParticipant,
 	}
 	return s.engine()
 }
@@ -164,6 +171,14 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/evidence/classify", role: store.RoleOperator, handler: s.classifyEvidence, doc: docClassifyEvidence},
 		{method: "GET", path: "/v1/evidence/:id", role: store.RoleViewer, handler: s.getEvidence, doc: docGetEvidence},
 
+		// Participant records and the names list are personal data: operators read and
+		// write records (as imports do), erasing one and the names list are admin's.
+		{method: "POST", path: "/v1/participants", role: store.RoleOperator, handler: s.upsertParticipants, doc: docUpsertParticipants},
+		{method: "GET", path: "/v1/participants", role: store.RoleOperator, handler: s.listParticipants, doc: docListParticipants},
+		{method: "GET", path: "/v1/participants/:id", role: store.RoleOperator, handler: s.getParticipant, doc: docGetParticipant},
+		{method: "DELETE", path: "/v1/participants/:id", role: store.RoleAdmin, handler: s.deleteParticipant, doc: docDeleteParticipant},
+		{method: "GET", path: "/v1/privacy/names", role: store.RoleAdmin, handler: s.getRedactionNames, doc: docGetRedactionNames},
+		{method: "PUT", path: "/v1/privacy/names", role: store.RoleAdmin, handler: s.putRedactionNames, doc: docPutRedactionNames},
 		{method: "GET", path: "/v1/privacy/retention", role: store.RoleAdmin, handler: s.getRetention, doc: docGetRetention},
 		{method: "PUT", path: "/v1/privacy/retention", role: store.RoleAdmin, handler: s.putRetention, doc: docPutRetention},
 	}

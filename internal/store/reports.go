@@ -135,6 +135,30 @@ func (s *Store) SetTenantAISettings(ctx context.Context, tenantID string, a AISe
 	return err
 }
 
+// RedactionNames returns the tenant's names list: extra names its reports' redactor treats
+// as people. ErrNotFound when the tenant does not exist.
+func (s *Store) RedactionNames(ctx context.Context, tenantID string) ([]string, error) {
+	var names []string
+	err := s.pool.QueryRow(ctx, `
+		SELECT coalesce(st.redaction_names, '{}')
+		FROM tenants t LEFT JOIN tenant_ai_settings st ON st.tenant_id = t.id
+		WHERE t.id = $1`, tenantID).Scan(&names)
+	return names, notFound(err)
+}
+
+// SetRedactionNames replaces the tenant's names list, leaving its other AI settings as
+// they are. Reports read the list when they redact, so the next one uses it.
+func (s *Store) SetRedactionNames(ctx context.Context, tenantID string, names []string) error {
+	if names == nil {
+		names = []string{}
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO tenant_ai_settings (tenant_id, redaction_names) VALUES ($1, $2)
+		ON CONFLICT (tenant_id) DO UPDATE SET redaction_names = EXCLUDED.redaction_names, updated_at = now()`,
+		tenantID, names)
+	return err
+}
+
 // AISpend is one settled LLM call, mirrored from the budget workflow for reporting.
 type AISpend struct {
 	ReservationID string    `json:"reservation_id"`
