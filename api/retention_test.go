@@ -48,7 +48,7 @@ func TestRetentionSettings(t *testing.T) {
 		t.Fatalf("events = %v", ev)
 	}
 
-	r = putRaw(t, "/v1/privacy/retention", admin, `{"events": 400, "exports": 30}`)
+	r = putRaw(t, "/v1/privacy/retention", admin, `{"events": 400, "staged_uploads": 60}`)
 	if r.Status != http.StatusOK {
 		t.Fatalf("PUT: %d %s", r.Status, r.Raw)
 	}
@@ -129,6 +129,7 @@ func TestRetentionRunDeletesWhatIsPastRetention(t *testing.T) {
 	if err := run.Get(ctx, &res); err != nil {
 		t.Fatal(err)
 	}
+	recordHistory(t, run.GetID(), "retention")
 	if res.Deleted[retention.Events] < 5 {
 		t.Errorf("run deleted %d events, want at least the 5 old ones", res.Deleted[retention.Events])
 	}
@@ -150,6 +151,7 @@ func TestRetentionRunDeletesWhatIsPastRetention(t *testing.T) {
 	}
 	id := items[0].(map[string]any)["id"].(string)
 	job := waitJob(t, id, keys["retention-short"])
+	recordHistory(t, id, "retention_tenant")
 	classes, _ := result(job)["classes"].([]any)
 	var events map[string]any
 	for _, c := range classes {

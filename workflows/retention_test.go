@@ -74,7 +74,7 @@ func TestRetentionWorkflowPurgesEveryClassOfEveryTenant(t *testing.T) {
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Tenants != 150 || res.Deleted[retention.Events] != 1500 || res.Deleted[retention.Exports] != 150 {
+	if res.Tenants != 150 || res.Deleted[retention.Events] != 1500 || res.Deleted[retention.StagedUploads] != 150 {
 		t.Errorf("result = %+v", res)
 	}
 	if got, want := len(*purges), 150*len(retention.Classes); got != want {

@@ -49,7 +49,7 @@ func TestSetRetentionOverridesAndResets(t *testing.T) {
 	st := openTestStore(t)
 	mustExec(t, st, `INSERT INTO tenants (id, name, industry, region, size_band) VALUES ('acme', 'Acme', 'tech', 'eu', '1-50')`)
 	days := 90
-	if err := st.SetRetention(ctx, "acme", map[retention.Class]*int{retention.Events: &days, retention.Exports: &days}); err != nil {
+	if err := st.SetRetention(ctx, "acme", map[retention.Class]*int{retention.Events: &days, retention.StagedUploads: &days}); err != nil {
 		t.Fatal(err)
 	}
 	p, err := st.RetentionPolicy(ctx, "acme")
@@ -62,7 +62,7 @@ func TestSetRetentionOverridesAndResets(t *testing.T) {
 	if err := st.SetRetention(ctx, "acme", map[retention.Class]*int{retention.Events: nil}); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ = st.RetentionPolicy(ctx, "acme"); p.Days(retention.Events) != retention.Default(retention.Events) || p.Days(retention.Exports) != 90 {
+	if p, _ = st.RetentionPolicy(ctx, "acme"); p.Days(retention.Events) != retention.Default(retention.Events) || p.Days(retention.StagedUploads) != 90 {
 		t.Fatalf("after reset: %+v", p)
 	}
 	tooShort := 7
