@@ -135,6 +135,7 @@ func schemas() obj {
 		all[k] = v
 	}
 	maps.Copy(all, analyticsSchemas())
+	maps.Copy(all, retentionSchemas())
 	return all
 }
 

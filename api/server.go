@@ -179,6 +179,8 @@ func (s *Server) routes() []route {
 		{method: "DELETE", path: "/v1/participants/:id", role: store.RoleAdmin, handler: s.deleteParticipant, doc: docDeleteParticipant},
 		{method: "GET", path: "/v1/privacy/names", role: store.RoleAdmin, handler: s.getRedactionNames, doc: docGetRedactionNames},
 		{method: "PUT", path: "/v1/privacy/names", role: store.RoleAdmin, handler: s.putRedactionNames, doc: docPutRedactionNames},
+		{method: "GET", path: "/v1/privacy/retention", role: store.RoleAdmin, handler: s.getRetention, doc: docGetRetention},
+		{method: "PUT", path: "/v1/privacy/retention", role: store.RoleAdmin, handler: s.putRetention, doc: docPutRetention},
 	}
 }
 

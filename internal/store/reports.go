@@ -301,6 +301,8 @@ type Report struct {
 	Sections   []ReportSection `json:"sections"`
 	Lineage    Lineage         `json:"lineage"`
 	CreatedAt  time.Time       `json:"created_at"`
+	// TextsPurgedAt is when retention deleted the report's sections; the lineage stays.
+	TextsPurgedAt *time.Time `json:"texts_purged_at,omitempty"`
 }
 
 // SaveReport writes the report, its sections and citations in one transaction. A report
@@ -373,11 +375,12 @@ func (s *Store) Report(ctx context.Context, tenantID, id string) (Report, error)
 	l := &r.Lineage
 	err := s.pool.QueryRow(ctx, `
 		SELECT status, locale, period_from, period_to, program_codes, model, offline, prompt_version, tokens_in,
-			tokens_out, cost_micros, duration_ms, coverage, names_restored, redactions, metrics, workflow_id, run_id, created_at
+			tokens_out, cost_micros, duration_ms, coverage, names_restored, redactions, metrics, workflow_id, run_id, created_at,
+			texts_purged_at
 		FROM report_lineage WHERE tenant_id = $1 AND report_id = $2`, tenantID, id).
 		Scan(&r.Status, &r.Locale, &from, &to, &r.Programs, &l.Model, &l.Offline, &l.PromptVersion, &l.TokensIn,
 			&l.TokensOut, &l.CostMicros, &l.DurationMS, &l.Coverage, &l.NamesRestored, &red, &l.Metrics,
-			&l.WorkflowID, &l.RunID, &r.CreatedAt)
+			&l.WorkflowID, &l.RunID, &r.CreatedAt, &r.TextsPurgedAt)
 	if err != nil {
 		return Report{}, notFound(err)
 	}
