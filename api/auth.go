@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/impactflow/impactflow/internal/store"
+	"github.com/impactflow/impactflow/temporal/codec"
 )
 
 // principal is who is calling: a tenant's API key.
@@ -137,6 +138,8 @@ func (s *Server) authenticate() gin.HandlerFunc {
 			}()
 		}
 		c.Set(principalKey, principal{KeyID: k.ID, TenantID: k.TenantID, Role: k.Role, Prefix: k.Prefix})
+		// Every Temporal call the handler makes encrypts with the caller's tenant's data key.
+		c.Request = c.Request.WithContext(codec.WithTenant(c.Request.Context(), k.TenantID))
 		c.Next()
 	}
 }

@@ -119,7 +119,7 @@ func Vars() []Var {
 		{"LLM_BASE_URL", "https://api.openai.com/v1", "any OpenAI-compatible base URL"},
 		{"LLM_MODEL", "gpt-4o-mini", "default model for reports"},
 		{"SENDGRID_API_KEY", "", "SendGrid key; empty means the Postgres outbox"},
-		{"IMPACTFLOW_SECRET_KEY", "", "base64 32-byte key encrypting partner credentials at rest (dev: derived and stored under DATA_DIR)"},
+		{"IMPACTFLOW_SECRET_KEY", "", "base64 32-byte key (or id:key,id:key for a rotation) sealing partner credentials and the data keys of Temporal payloads; required by api and worker (dev: generated and stored under DATA_DIR)"},
 		{"IMPACTFLOW_DEV_API_KEY", "", "dev mode: the demo admin key to seed; random and printed when unset"},
 		{"MAX_BODY_BYTES", "1048576", "largest JSON request body accepted"},
 		{"MAX_IMPORT_BYTES", "536870912", "largest import upload accepted (POST /v1/impact-events, /v1/evidence)"},
