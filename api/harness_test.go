@@ -158,6 +158,7 @@ func run(m *testing.M) int {
 		SecretBox: partnerEnv.deps.Box, DeliveryAttemptTimeout: partnerEnv.deps.AttemptTimeout, DeliveryRetryMaxInterval: testRetryMaxInterval,
 		Analytics: env.analytics, AnalyticsCache: env.cache,
 		AnalyticsBudget: &analytics.Budget{Redis: rdb, Prefix: env.redisPrefix, Limit: testAnalyticsBudget},
+		Codec:           api.CodecConfig{Keys: env.payloads.Keys(), Namespace: "default", AllowedOrigins: []string{testUIOrigin}},
 	}))
 	defer env.api.Close()
 

@@ -18,6 +18,7 @@ import (
 	"github.com/impactflow/impactflow/internal/metrics"
 	"github.com/impactflow/impactflow/internal/secrets"
 	"github.com/impactflow/impactflow/internal/store"
+	"github.com/impactflow/impactflow/temporal/codec"
 )
 
 // Deps is what the API needs; main builds it.
@@ -46,6 +47,9 @@ type Deps struct {
 	Analytics       *analytics.DB
 	AnalyticsCache  *analytics.Cache
 	AnalyticsBudget *analytics.Budget
+
+	// Codec is the remote codec endpoint's configuration.
+	Codec CodecConfig
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -73,6 +77,10 @@ type Server struct {
 	analytics       *analytics.DB
 	analyticsCache  *analytics.Cache
 	analyticsBudget *analytics.Budget
+
+	codecKeys      codec.Keys
+	codecNamespace string
+	codecOrigins   map[string]bool
 }
 
 // New returns the API as an http.Handler.
@@ -85,6 +93,10 @@ func New(d Deps) http.Handler {
 		replayer:  &deliveries.Replayer{Store: d.Store, Jobs: d.Jobs},
 		notify:    d.Notifications,
 		analytics: d.Analytics, analyticsCache: d.AnalyticsCache, analyticsBudget: d.AnalyticsBudget,
+		codecKeys: d.Codec.Keys, codecNamespace: d.Codec.Namespace, codecOrigins: map[string]bool{},
+	}
+	for _, o := range d.Codec.AllowedOrigins {
+		s.codecOrigins[o] = true
 	}
 	return s.engine()
 }
@@ -95,6 +107,7 @@ type route struct {
 	path    string
 	role    store.Role // "" for public routes
 	upload  bool       // takes an import upload, capped at MaxImportBytes instead of MaxBodyBytes
+	codec   bool       // the remote codec's: CORS for the Temporal UI, its session cookie accepted for a Bearer key
 	handler gin.HandlerFunc
 	doc     operation
 }
@@ -163,6 +176,14 @@ func (s *Server) routes() []route {
 		// Evidence classification (issue 3).
 		{method: "POST", path: "/v1/evidence/classify", role: store.RoleOperator, handler: s.classifyEvidence, doc: docClassifyEvidence},
 		{method: "GET", path: "/v1/evidence/:id", role: store.RoleViewer, handler: s.getEvidence, doc: docGetEvidence},
+
+		// Temporal's remote codec protocol, for the Temporal UI and CLI.
+		{method: "POST", path: "/codec/decode", role: store.RoleOperator, codec: true, handler: s.codecDecode, doc: docCodecDecode},
+		{method: "POST", path: "/codec/encode", role: store.RoleOperator, codec: true, handler: s.codecEncode, doc: docCodecEncode},
+		{method: "OPTIONS", path: "/codec/decode", codec: true, handler: s.codecPreflight, doc: docCodecPreflight},
+		{method: "OPTIONS", path: "/codec/encode", codec: true, handler: s.codecPreflight, doc: docCodecPreflight},
+		{method: "GET", path: "/codec/signin", handler: s.codecSignInPage, doc: docCodecSignInPage},
+		{method: "POST", path: "/codec/signin", handler: s.codecSignIn, doc: docCodecSignIn},
 	}
 }
 
@@ -184,7 +205,13 @@ func (s *Server) engine() *gin.Engine {
 			limit = s.maxImportBytes
 		}
 		chain := []gin.HandlerFunc{limitBody(limit)}
-		if r.role != "" {
+		if r.codec {
+			chain = append(chain, s.codecCORS())
+		}
+		switch {
+		case r.role != "" && r.codec:
+			chain = append(chain, s.authenticateCodec(), s.require(r.role))
+		case r.role != "":
 			chain = append(chain, s.authenticate(), s.require(r.role))
 		}
 		e.Handle(r.method, r.path, append(chain, r.handler)...)

@@ -38,6 +38,7 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	srv, err := devserver.Start(ctx, devserver.Options{
 		DataDir: cfg.DataDir, FrontendAddr: cfg.TemporalAddress, UIAddr: cfg.TemporalUIAddr,
 		Namespace: cfg.TemporalNamespace, Retention: cfg.TemporalRetention, Logger: log,
+		CodecEndpoint: codecEndpoint(cfg),
 	})
 	if err != nil {
 		return fmt.Errorf("embedded temporal: %w", err)

@@ -171,6 +171,7 @@ func (p *platform) serveAPI() (stop func() error, err error) {
 			SecretBox: p.box, DeliveryAttemptTimeout: p.cfg.DeliveryAttemptTimeout,
 			Notifications: p.notifyAPI,
 			Analytics:     p.analytics, AnalyticsCache: p.analyticsCache, AnalyticsBudget: p.analyticsBudget,
+			Codec: api.CodecConfig{Keys: p.payloads.Keys(), Namespace: p.cfg.TemporalNamespace, AllowedOrigins: p.cfg.CodecAllowedOrigins},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,

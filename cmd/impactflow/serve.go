@@ -79,6 +79,7 @@ func runTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) error
 	srv, err := devserver.Start(ctx, devserver.Options{
 		DataDir: cfg.DataDir, FrontendAddr: cfg.TemporalAddress, UIAddr: cfg.TemporalUIAddr,
 		Namespace: cfg.TemporalNamespace, Retention: cfg.TemporalRetention, Logger: log,
+		CodecEndpoint: codecEndpoint(cfg),
 	})
 	if err != nil {
 		return fmt.Errorf("embedded temporal: %w", err)
@@ -87,3 +88,6 @@ func runTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) error
 	<-ctx.Done()
 	return srv.Stop()
 }
+
+// codecEndpoint is the API's remote codec, which the embedded UI decodes payloads with.
+func codecEndpoint(cfg config.Config) string { return "http://" + cfg.HTTPAddr + "/codec" }

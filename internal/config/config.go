@@ -52,6 +52,9 @@ type Config struct {
 	TemporalNamespace string
 	TemporalUIAddr    string
 	TemporalRetention time.Duration
+	// CodecAllowedOrigins are the browser origins (the Temporal UI's) that may call the
+	// API's remote codec with credentials.
+	CodecAllowedOrigins []string
 	ClickHouseURL     string
 	CHDBLibPath       string
 	HTTPAddr          string
@@ -110,6 +113,7 @@ func Vars() []Var {
 		{"TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend (gRPC); `dev` and `temporal` serve it in-process here"},
 		{"TEMPORAL_NAMESPACE", "default", "Temporal namespace of every workflow; created by `dev`/`temporal` when missing"},
 		{"TEMPORAL_UI_ADDR", "127.0.0.1:8233", "where `dev`/`temporal` serve the Temporal UI"},
+		{"CODEC_ALLOWED_ORIGINS", "", "origins (comma-separated) of the Temporal UI that may call /codec with an operator's session; default http://TEMPORAL_UI_ADDR"},
 		{"TEMPORAL_RETENTION", "168h", "how long closed workflows and their histories are kept (namespace retention)"},
 		{"CLICKHOUSE_URL", "", "ClickHouse server; when empty the embedded chDB engine is used"},
 		{"CHDB_LIB_PATH", "$HOME/.cache/impactflow/chdb/libchdb.so", "libchdb.so for the embedded ClickHouse engine (installed by `make run`)"},
@@ -187,6 +191,17 @@ func load(getenv func(string) string) (Config, error) {
 	c.TemporalNamespace = get("TEMPORAL_NAMESPACE")
 	if c.TemporalUIAddr, err = hostPort(get("TEMPORAL_UI_ADDR")); err != nil {
 		return fail("TEMPORAL_UI_ADDR", err.Error())
+	}
+	c.CodecAllowedOrigins = []string{"http://" + c.TemporalUIAddr}
+	if v := get("CODEC_ALLOWED_ORIGINS"); v != "" {
+		c.CodecAllowedOrigins = nil
+		for _, o := range strings.Split(v, ",") {
+			o = strings.TrimRight(strings.TrimSpace(o), "/")
+			if u, perr := url.Parse(o); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+				return fail("CODEC_ALLOWED_ORIGINS", "must be origins such as https://temporal.example.com, comma-separated")
+			}
+			c.CodecAllowedOrigins = append(c.CodecAllowedOrigins, o)
+		}
 	}
 	if c.TemporalRetention, err = time.ParseDuration(get("TEMPORAL_RETENTION")); err != nil || c.TemporalRetention < 24*time.Hour {
 		return fail("TEMPORAL_RETENTION", "must be a duration of at least 24h, e.g. 168h")
