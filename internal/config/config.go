@@ -52,25 +52,22 @@ type Config struct {
 	TemporalNamespace string
 	TemporalUIAddr    string
 	TemporalRetention time.Duration
-	// CodecAllowedOrigins are the browser origins (the Temporal UI's) that may call the
-	// API's remote codec with credentials.
-	CodecAllowedOrigins []string
-	ClickHouseURL       string
-	CHDBLibPath         string
-	HTTPAddr            string
-	DataDir             string
-	OpenAIAPIKey        Secret
-	LLMBaseURL          string
-	LLMModel            string
-	SendGridAPIKey      Secret
-	SecretKey           Secret
-	DevAPIKey           Secret
-	MaxBodyBytes        int64
-	MaxImportBytes      int64
-	LogLevel            slog.Level
-	LogFormat           string
-	DemoData            bool
-	DebugAddr           string
+	ClickHouseURL     string
+	CHDBLibPath       string
+	HTTPAddr          string
+	DataDir           string
+	OpenAIAPIKey      Secret
+	LLMBaseURL        string
+	LLMModel          string
+	SendGridAPIKey    Secret
+	SecretKey         Secret
+	DevAPIKey         Secret
+	MaxBodyBytes      int64
+	MaxImportBytes    int64
+	LogLevel          slog.Level
+	LogFormat         string
+	DemoData          bool
+	DebugAddr         string
 
 	// AI reports (issue 3).
 	AIBudgetDefaultMicros int64
@@ -96,6 +93,9 @@ type Config struct {
 	NATSEventsSubject        string
 	SyncInterval             time.Duration
 	AnalyticsBudget          int64
+	// CodecAllowedOrigins are the browser origins (the Temporal UI's) that may call the
+	// API's remote codec with credentials.
+	CodecAllowedOrigins []string
 }
 
 // Var describes one environment variable: the README's configuration table is this list.
