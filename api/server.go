@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/impactflow/impactflow/activities/deliveries"
 	"github.com/impactflow/impactflow/internal/analytics"
@@ -79,6 +80,7 @@ type Server struct {
 	analyticsBudget *analytics.Budget
 
 	codecKeys      codec.Keys
+	payloads       converter.DataConverter // decodes the payloads handlers read from histories
 	codecNamespace string
 	codecOrigins   map[string]bool
 }
@@ -97,6 +99,10 @@ func New(d Deps) http.Handler {
 	}
 	for _, o := range d.Codec.AllowedOrigins {
 		s.codecOrigins[o] = true
+	}
+	s.payloads = converter.GetDefaultDataConverter()
+	if d.Codec.Keys != nil {
+		s.payloads = codec.NewDataConverter(d.Codec.Keys)
 	}
 	return s.engine()
 }
