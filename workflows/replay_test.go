@@ -44,24 +44,37 @@ func TestReplayRecordedHistories(t *testing.T) {
 			name = "encrypted/" + name
 		}
 		t.Run(name, func(t *testing.T) {
-			r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{
-				DataConverter: payloads, ContextPropagators: payloads.ContextPropagators(),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.RegisterWorkflow(ImportWorkflow)
-			r.RegisterWorkflow(ReportWorkflow)
-			r.RegisterWorkflow(BudgetWorkflow)
-			r.RegisterWorkflow(DeliveryWorkflow)
-			r.RegisterWorkflow(ReplayBatchWorkflow)
-			r.RegisterWorkflow(NotificationWorkflow)
-			r.RegisterWorkflow(EventTriggerWorkflow)
-			r.RegisterWorkflow(ClickHouseSyncWorkflow)
-			r.RegisterWorkflow(ClassifyWorkflow)
-			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
+			if err := replay(payloads, file); err != nil {
 				t.Fatalf("replay %s: %v", file, err)
 			}
 		})
 	}
+}
+
+// TestReplayNeedsTheKeys guards the test above: an encrypted history does not replay
+// without its data keys, so passing there means its payloads were decrypted.
+func TestReplayNeedsTheKeys(t *testing.T) {
+	file := filepath.Join("testdata", "replay", "encrypted", "notification.json")
+	if err := replay(codec.NewDataConverter(codec.NewStaticKeys()), file); err == nil {
+		t.Fatalf("%s replayed without its keys", file)
+	}
+}
+
+func replay(payloads *codec.DataConverter, file string) error {
+	r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{
+		DataConverter: payloads, ContextPropagators: payloads.ContextPropagators(),
+	})
+	if err != nil {
+		return err
+	}
+	r.RegisterWorkflow(ImportWorkflow)
+	r.RegisterWorkflow(ReportWorkflow)
+	r.RegisterWorkflow(BudgetWorkflow)
+	r.RegisterWorkflow(DeliveryWorkflow)
+	r.RegisterWorkflow(ReplayBatchWorkflow)
+	r.RegisterWorkflow(NotificationWorkflow)
+	r.RegisterWorkflow(EventTriggerWorkflow)
+	r.RegisterWorkflow(ClickHouseSyncWorkflow)
+	r.RegisterWorkflow(ClassifyWorkflow)
+	return r.ReplayWorkflowHistoryFromJSONFile(nil, file)
 }
