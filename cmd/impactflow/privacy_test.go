@@ -10,8 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // personalData are invented personal data and evidence text, each unique enough that a
@@ -91,9 +95,22 @@ func TestDevKeepsPersonalDataOutOfTemporal(t *testing.T) {
 		get(t, api+"/v1/jobs/"+id+"/history", key)
 	}
 
+	// The UI decodes through the API's codec, with the browser's credentials.
+	var settings struct {
+		Codec struct {
+			Endpoint           string
+			IncludeCredentials bool
+		}
+	}
+	if err := json.Unmarshal(get(t, ui+"/api/v1/settings", ""), &settings); err != nil ||
+		settings.Codec.Endpoint != api+"/codec" || !settings.Codec.IncludeCredentials {
+		t.Errorf("the UI's codec settings: %+v, %v", settings.Codec, err)
+	}
+
 	// The Temporal UI's JSON API, to anyone who reaches the port: the histories and the
 	// workflow list with its memos and search attributes.
 	uiPaths := []string{"/api/v1/namespaces/default/workflows?query=" + url.QueryEscape("TenantId = '"+demoTenantID+"'")}
+	var notificationHistory []byte
 	for _, id := range ids {
 		uiPaths = append(uiPaths, "/api/v1/namespaces/default/workflows/"+url.PathEscape(id)+"/history?maximumPageSize=1000")
 	}
@@ -111,7 +128,11 @@ func TestDevKeepsPersonalDataOutOfTemporal(t *testing.T) {
 		if leaks := leaksInJSON(body.Bytes()); len(leaks) > 0 {
 			t.Errorf("the Temporal UI's %s shows %q", p, leaks)
 		}
+		if strings.Contains(p, ids[4]) {
+			notificationHistory = body.Bytes()
+		}
 	}
+	checkOperatorDecodes(t, api, ui, key, notificationHistory)
 
 	// The SQLite files, while the server runs (the WAL holds the recent writes) and after
 	// it stopped.
@@ -136,6 +157,55 @@ func TestDevKeepsPersonalDataOutOfTemporal(t *testing.T) {
 	scanFiles("while the server runs")
 	dev.interrupt(t)
 	scanFiles("after the server stopped")
+}
+
+// checkOperatorDecodes does what the UI does in an operator's browser: sign in at the API,
+// then decode the notification's input, from the UI's JSON history, through the codec with
+// the session cookie and the UI's origin. Without the cookie the codec refuses.
+func checkOperatorDecodes(t *testing.T, api, ui, key string, history []byte) {
+	t.Helper()
+	var h workflowservice.GetWorkflowExecutionHistoryResponse
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(history, &h); err != nil || len(h.GetHistory().GetEvents()) == 0 {
+		t.Fatalf("the UI's history does not parse: %v", err)
+	}
+	input, _ := protojson.Marshal(h.History.Events[0].GetWorkflowExecutionStartedEventAttributes().GetInput())
+	resp, err := http.PostForm(api+"/codec/signin", url.Values{"key": {key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name != "" && c.HttpOnly && c.SameSite == http.SameSiteStrictMode {
+			session = c
+		}
+	}
+	if resp.StatusCode != http.StatusOK || session == nil {
+		t.Fatalf("codec sign-in: %d %v", resp.StatusCode, resp.Cookies())
+	}
+	decode := func(withSession bool) (int, []byte) {
+		req, _ := http.NewRequest(http.MethodPost, api+"/codec/decode", bytes.NewReader(input))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Namespace", "default")
+		req.Header.Set("Origin", ui)
+		if withSession {
+			req.AddCookie(session)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.Bytes()
+	}
+	if status, b := decode(true); status != http.StatusOK || !slices.Contains(leaksInJSON(b), "wilhelmina.ob@example.org") {
+		t.Errorf("the operator's decode through the codec: %d %s", status, b)
+	}
+	if status, b := decode(false); status != http.StatusUnauthorized || len(leaksInJSON(b)) > 0 {
+		t.Errorf("a decode without the session: %d %s", status, b)
+	}
 }
 
 // privacyTestRedisDB is the Redis database TestDevKeepsPersonalDataOutOfTemporal empties and

@@ -74,6 +74,11 @@ func TestEncodeDecode(t *testing.T) {
 		t.Fatalf("no tenant: encrypted with %q's key", k.Tenant)
 	}
 
+	k, _ := keys.ByID(ctx, KeyID(p))
+	if printed := fmt.Sprintf("%v %+v %#v", k, k, k); strings.Contains(printed, "aead") || !strings.Contains(printed, k.ID) {
+		t.Fatalf("a printed key shows more than its ID: %s", printed)
+	}
+
 	tampered := &commonpb.Payload{Metadata: p.Metadata, Data: append([]byte(nil), p.Data...)}
 	tampered.Data[len(tampered.Data)-1] ^= 1
 	if err := dc.FromPayload(tampered, &got); !errors.Is(err, ErrCorrupt) {

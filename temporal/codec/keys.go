@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -26,11 +27,23 @@ var ErrUnknownKey = errors.New("codec: the payload's data key is unknown")
 // belong to no tenant (the ClickHouse sync, a platform admin's calls).
 const PlatformTenant = ""
 
-// Key is an unwrapped data key. It never leaves the process and has no String form.
+// Key is an unwrapped data key. It never leaves the process: printed or logged, it shows
+// its ID only.
 type Key struct {
 	ID     string
 	Tenant string
 	aead   cipher.AEAD
+}
+
+// String names the key by its ID, so that a %v of a Key cannot print its key schedule.
+func (k Key) String() string { return "data key " + k.ID }
+
+// GoString is String, for %#v.
+func (k Key) GoString() string { return k.String() }
+
+// LogValue shows the key's ID and tenant to slog, never the key.
+func (k Key) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("key_id", k.ID), slog.String("tenant", k.Tenant))
 }
 
 // Keys finds data keys: the one a tenant's new payloads are encrypted with, and any key by
