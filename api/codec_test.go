@@ -13,6 +13,7 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/impactflow/impactflow/temporal/codec"
 )
@@ -48,6 +49,17 @@ func TestCodecEndpoint(t *testing.T) {
 	raw, _ := proto.Marshal(&h)
 	if bytes.Contains(raw, []byte("zora")) {
 		t.Fatalf("history holds the recipient or no encrypted payload")
+	}
+	if env.keyring != nil {
+		all, plain := historyPayloadsByPath(t, id)
+		for _, p := range all {
+			if k, err := env.keyring.ByID(context.Background(), codec.KeyID(p)); err != nil || k.Tenant != "acme" {
+				t.Fatalf("a payload under key %s of tenant %q (%v)", codec.KeyID(p), k.Tenant, err)
+			}
+		}
+		if len(plain) > 0 {
+			t.Fatalf("plaintext payloads at %v", plain)
+		}
 	}
 	input := h.Events[0].GetWorkflowExecutionStartedEventAttributes().GetInput()
 	if len(input.GetPayloads()) == 0 || !codec.IsEncrypted(input.Payloads[0]) {
@@ -144,4 +156,94 @@ func decodedData(t *testing.T, raw []byte) string {
 		b.Write(p.Data)
 	}
 	return b.String()
+}
+
+// TestHistoriesUseTheirTenantsKey: every payload of a report's history (activities, local
+// activities, side effects, version markers, the budget update) and of the tenant's budget
+// workflow is encrypted with the report tenant's own key, so its operator decodes all of
+// it and no other tenant's, nor the platform's, key is involved. Headers and search
+// attributes are the only plaintext.
+func TestHistoriesUseTheirTenantsKey(t *testing.T) {
+	if env.keyring == nil {
+		t.Skip("recording: the keys are the committed test keys")
+	}
+	const tenant = "codec-report"
+	key := reportTenant(t, tenant)
+	r := call(t, http.MethodPost, "/v1/gen-reports/generate", key, "application/json",
+		strings.NewReader(`{"period":{"from":"2026-01-01","to":"2026-03-31"},"locale":"en"}`))
+	if r.Status != http.StatusAccepted && r.Status != http.StatusOK {
+		t.Fatalf("generate: %d %s", r.Status, r.Raw)
+	}
+	id := r.Body["id"].(string)
+	if done := waitJob(t, id, key); done.Body["status"] != "completed" {
+		t.Fatalf("report: %s", done.Raw)
+	}
+	for _, wf := range []string{id, "ai-budget-" + tenant} {
+		payloads, plain := historyPayloadsByPath(t, wf)
+		if len(plain) > 0 {
+			t.Errorf("%s: plaintext payloads at %v", wf, plain)
+		}
+		for _, p := range payloads {
+			k, err := env.keyring.ByID(context.Background(), codec.KeyID(p))
+			if err != nil || k.Tenant != tenant {
+				t.Fatalf("%s: a payload under key %s of tenant %q (%v)", wf, codec.KeyID(p), k.Tenant, err)
+			}
+		}
+		body, _ := protojson.Marshal(&commonpb.Payloads{Payloads: payloads})
+		if d := call(t, http.MethodPost, "/codec/decode", key, "application/json", bytes.NewReader(body)); d.Status != http.StatusOK {
+			t.Errorf("%s: the tenant's admin decodes its history: %d %s", wf, d.Status, d.Raw)
+		}
+		if len(payloads) < 3 {
+			t.Errorf("%s: only %d payloads found", wf, len(payloads))
+		}
+	}
+}
+
+// historyPayloadsByPath returns the encrypted payloads of the workflow's history, and the
+// paths of the plaintext ones, headers and search attributes left out.
+func historyPayloadsByPath(t *testing.T, id string) (encrypted []*commonpb.Payload, plain []string) {
+	t.Helper()
+	iter := env.temporal.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		walkPayloads(ev.ProtoReflect(), ev.GetEventType().String(), func(path string, p *commonpb.Payload) {
+			if codec.IsEncrypted(p) {
+				encrypted = append(encrypted, p)
+			} else {
+				plain = append(plain, path)
+			}
+		})
+	}
+	return encrypted, plain
+}
+
+func walkPayloads(m protoreflect.Message, path string, visit func(string, *commonpb.Payload)) {
+	if p, ok := m.Interface().(*commonpb.Payload); ok {
+		visit(path, p)
+		return
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		name := string(fd.Name())
+		if name == "header" || name == "search_attributes" {
+			return true
+		}
+		at := path + "." + name
+		switch {
+		case fd.IsList() && fd.Message() != nil:
+			for i := 0; i < v.List().Len(); i++ {
+				walkPayloads(v.List().Get(i).Message(), at, visit)
+			}
+		case fd.IsMap() && fd.MapValue().Message() != nil:
+			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
+				walkPayloads(mv.Message(), at+"["+k.String()+"]", visit)
+				return true
+			})
+		case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
+			walkPayloads(v.Message(), at, visit)
+		}
+		return true
+	})
 }
