@@ -89,5 +89,8 @@ func runTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) error
 	return srv.Stop()
 }
 
-// codecEndpoint is the API's remote codec, which the embedded UI decodes payloads with.
-func codecEndpoint(cfg config.Config) string { return "http://" + cfg.HTTPAddr + "/codec" }
+// codecEndpoint is the API's remote codec, which the embedded UI decodes payloads with: a
+// URL for the browser, so an API listening on every interface is reached on loopback.
+func codecEndpoint(cfg config.Config) string {
+	return "http://" + config.BrowserAddr(cfg.HTTPAddr) + "/codec"
+}

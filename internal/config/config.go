@@ -192,7 +192,7 @@ func load(getenv func(string) string) (Config, error) {
 	if c.TemporalUIAddr, err = hostPort(get("TEMPORAL_UI_ADDR")); err != nil {
 		return fail("TEMPORAL_UI_ADDR", err.Error())
 	}
-	c.CodecAllowedOrigins = []string{"http://" + c.TemporalUIAddr}
+	c.CodecAllowedOrigins = []string{"http://" + BrowserAddr(c.TemporalUIAddr)}
 	if v := get("CODEC_ALLOWED_ORIGINS"); v != "" {
 		c.CodecAllowedOrigins = nil
 		for _, o := range strings.Split(v, ",") {
@@ -381,4 +381,17 @@ func (c Config) Logger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// BrowserAddr is host:port as a browser on this machine reaches it: a server listening on
+// every interface (0.0.0.0, ::) is reached at 127.0.0.1.
+func BrowserAddr(hostPort string) string {
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return hostPort
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
