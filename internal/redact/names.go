@@ -1,0 +1,352 @@
+package redact
+
+import (
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/impactflow/impactflow/internal/redact/internal/fold"
+)
+
+// token is a word of the text: letters and marks, with apostrophes and hyphens inside
+// (O'Brien, O’Brien, Jean-Pierre, d'Almeida). Go's regexp \b knows only ASCII letters, so
+// words are cut here by Unicode classes instead.
+type token struct {
+	start, end int
+	folded     string
+	capital    bool // starts with an upper-case letter, or an elided particle and one (d'Almeida)
+	allCaps    bool // IKEA, NHS: acronyms, not names
+	initial    bool // first word of a sentence
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.Is(unicode.Mn, r) }
+
+// tokenize cuts text into words; digits and punctuation separate them.
+func tokenize(text string) []token {
+	var toks []token
+	sentenceStart := true
+	for i := 0; i < len(text); {
+		r, n := utf8.DecodeRuneInString(text[i:])
+		if !isWordRune(r) {
+			switch {
+			case r == '.' || r == '!' || r == '?' || r == ';' || r == '\n':
+				sentenceStart = true
+			case unicode.IsDigit(r):
+				sentenceStart = false
+			}
+			i += n
+			continue
+		}
+		start := i
+		for i < len(text) {
+			r, n := utf8.DecodeRuneInString(text[i:])
+			if isWordRune(r) {
+				i += n
+				continue
+			}
+			// An apostrophe or hyphen stays inside a word when a letter follows it.
+			if r == '\'' || r == '’' || r == '-' || r == '‐' {
+				if next, _ := utf8.DecodeRuneInString(text[i+n:]); isWordRune(next) {
+					i += n
+					continue
+				}
+			}
+			break
+		}
+		w := text[start:i]
+		toks = append(toks, token{start: start, end: i, folded: fold.Word(w), capital: capitalised(w), allCaps: allCaps(w), initial: sentenceStart})
+		sentenceStart = false
+	}
+	return toks
+}
+
+// capitalised reports whether w is written like a name: an upper-case first letter, or an
+// elided lower-case particle before one (d'Almeida, l’Hôpital).
+func capitalised(w string) bool {
+	first, n := utf8.DecodeRuneInString(w)
+	if unicode.IsUpper(first) {
+		return true
+	}
+	if rest := w[n:]; strings.HasPrefix(rest, "'") || strings.HasPrefix(rest, "’") {
+		_, m := utf8.DecodeRuneInString(rest)
+		next, _ := utf8.DecodeRuneInString(rest[m:])
+		return unicode.IsUpper(next)
+	}
+	return false
+}
+
+func allCaps(w string) bool {
+	letters := 0
+	for _, r := range w {
+		if unicode.IsLower(r) {
+			return false
+		}
+		if unicode.IsLetter(r) {
+			letters++
+		}
+	}
+	return letters >= 2
+}
+
+// Particles joining the parts of a name: "María José Ruiz de la Fuente", "Pieter van der
+// Berg", "Khalid bin Rashid". Written with a capital they start a name (Van der Berg said).
+var particles = setOf("de", "del", "della", "dei", "di", "da", "das", "do", "dos", "du", "des", "la", "le", "los", "las",
+	"van", "von", "der", "den", "ter", "ten", "zu", "bin", "ibn", "ben", "bint", "al", "el", "abu",
+	"ni", "nic", "o", "mac", "mc", "ui", "st")
+
+// Titles and honorifics of en, es, fr, de, it and pt, matched against the text just before
+// a run of capitalised words; what follows one is a person whatever the gazetteer says.
+var reTitleBefore = regexp.MustCompile(`(?:^|[^\p{L}])(?:Mr|Mrs|Ms|Miss|Mx|Dr|Drs|Prof|Sir|Dame|Lady|Lord|Rev|` +
+	`Sr|Sra|Srta|Sres|Dra|Dña|Dª|Don|Doña|Señor|Señora|Señorita|D|` +
+	`M|MM|Mme|Mmes|Mlle|Monsieur|Madame|Mademoiselle|Maître|Pr|` +
+	`Herr|Frau|Hr|Fr|` +
+	`Sig|Sig\.ra|Sig\.na|Signor|Signora|Signorina|Dott|Dott\.ssa|Avv|Ing|` +
+	`Sr\.ª|Sra\.ª|Dona|Dom|Senhor|Senhora|Eng|Engª)\.?\s+$`)
+
+// titleWords are the titles as words, so a run of capitalised words never takes one in.
+var titleWords = setOf("mr", "mrs", "ms", "miss", "mx", "dr", "drs", "prof", "sir", "dame", "lady", "lord", "rev",
+	"sr", "sra", "srta", "sres", "dra", "dna", "don", "dona", "senor", "senora", "senorita",
+	"mme", "mmes", "mlle", "monsieur", "madame", "mademoiselle", "maitre", "pr",
+	"herr", "frau", "hr", "sig", "signor", "signora", "signorina", "dott", "avv", "ing", "dom", "senhor", "senhora", "eng")
+
+// Speech and attribution: a run of capitalised words right before "said" (or after
+// "according to") is a person. An auxiliary may come between (a dit, ha detto).
+var (
+	speechVerbs = setOf("said", "says", "told", "tells", "explained", "explains", "added", "adds", "wrote", "writes",
+		"recalled", "recalls", "asked", "noted", "commented", "confirmed", "reported", "admitted", "thinks", "believes",
+		"dijo", "dice", "conto", "cuenta", "explico", "explica", "afirma", "afirmo", "comento", "comenta", "anadio",
+		"senalo", "escribio", "asegura", "aseguro", "relata", "recuerda", "reconoce",
+		"dit", "explique", "explique", "raconte", "affirme", "ajoute", "precise", "souligne", "ecrit", "confie", "estime", "declare",
+		"sagte", "sagt", "meint", "meinte", "erzahlte", "erzahlt", "berichtete", "berichtet", "erklarte", "erklart", "schrieb", "betont", "findet",
+		"detto", "disse", "spiega", "spiegato", "racconta", "raccontato", "afferma", "affermato", "scrive", "scritto", "aggiunge", "sottolinea",
+		"diz", "contou", "conta", "explicou", "afirmou", "escreveu", "acrescenta", "referiu", "refere", "garante", "lembra")
+	auxiliaries = setOf("a", "ha", "hat", "has", "had", "have", "also", "then", "later", "once")
+	attribution = setOf("segun", "selon", "laut", "secondo", "segundo")
+)
+
+func setOf(words ...string) map[string]bool {
+	m := make(map[string]bool, len(words))
+	for _, w := range words {
+		m[w] = true
+	}
+	return m
+}
+
+// run is a candidate name: consecutive capitalised words, joined by single spaces and
+// particles, as token indexes [first, last].
+type run struct{ first, last int }
+
+// findNames adds people's names found by the gazetteer and the context rules.
+func (r *Redactor) findNames(text string, toks []token, add func(Kind, int, int)) {
+	lx := r.lex
+	var persons []run
+	for _, rn := range candidateRuns(text, toks) {
+		persons = append(persons, r.judge(text, toks, rn)...)
+	}
+	// A name part alone is that person when the text names them in full elsewhere
+	// ("Aisha Khan … Khan said").
+	mentioned := map[string]bool{}
+	taken := make([]bool, len(toks))
+	for _, p := range persons {
+		if p.last > p.first {
+			for i := p.first; i <= p.last; i++ {
+				if !particles[toks[i].folded] {
+					mentioned[toks[i].folded] = true
+				}
+			}
+		}
+		for i := p.first; i <= p.last; i++ {
+			taken[i] = true
+		}
+	}
+	for i, t := range toks {
+		if !taken[i] && t.capital && !t.allCaps && mentioned[t.folded] && !lx.isCommon(t.folded, "") {
+			persons = append(persons, run{i, i})
+		}
+	}
+	for _, p := range persons {
+		add(KindPerson, toks[p.first].start, toks[p.last].end)
+	}
+}
+
+// candidateRuns groups capitalised words: "Pieter van der Berg", "Mei Lin Chen". A
+// particle joins only between capitalised words; a comma, a digit or two spaces end a run.
+func candidateRuns(text string, toks []token) []run {
+	var runs []run
+	for i := 0; i < len(toks); i++ {
+		if !nameLike(toks[i]) {
+			continue
+		}
+		j := i
+		for k := i + 1; k < len(toks); k++ {
+			if text[toks[k-1].end:toks[k].start] != " " {
+				break
+			}
+			if nameLike(toks[k]) {
+				j = k
+				continue
+			}
+			if !particles[toks[k].folded] || toks[k].capital {
+				break
+			}
+		}
+		runs = append(runs, run{i, j})
+		i = j
+	}
+	return runs
+}
+
+func nameLike(t token) bool {
+	return t.capital && !t.allCaps && !titleWords[t.folded] && (utf8.RuneCountInString(t.folded) >= 2 || particles[t.folded])
+}
+
+// judge decides which part of a run, if any, is a person.
+func (r *Redactor) judge(text string, toks []token, rn run) []run {
+	lx := r.lex
+	// A run never crosses an ordinary word, a place or an organisation word: "the London
+	// cohort", "Nuffield Foundation", "St John Ambulance".
+	var out []run
+	for i := rn.first; i <= rn.last; {
+		if lx.in(toks[i].folded, "org") && r.hasOrgWord(toks, rn) {
+			return nil
+		}
+		j := i
+		for j <= rn.last && !r.ordinary(toks[j]) {
+			j++
+		}
+		if j > i {
+			out = append(out, r.judgePart(text, toks, run{i, j - 1})...)
+		}
+		i = j + 1
+	}
+	return out
+}
+
+func (r *Redactor) hasOrgWord(toks []token, rn run) bool {
+	for i := rn.first; i <= rn.last; i++ {
+		if r.lex.in(toks[i].folded, "org") {
+			return true
+		}
+	}
+	return false
+}
+
+// ordinary reports whether a capitalised word is a common word, place or organisation
+// word rather than possibly a name. A lower-case particle is never ordinary inside a run.
+func (r *Redactor) ordinary(t token) bool {
+	if particles[t.folded] || r.known[t.folded] {
+		return false
+	}
+	// "Irish-language", "Anglo-Saxon": a compound of an ordinary word is ordinary.
+	if first, _, ok := strings.Cut(t.folded, "-"); ok && !particles[first] && r.lex.isCommon(first, "") {
+		return true
+	}
+	return r.lex.isCommon(t.folded, "")
+}
+
+func (r *Redactor) partOf(t token) part {
+	if r.known[t.folded] {
+		return partGiven
+	}
+	if p := r.lex.names[t.folded]; p != partNone {
+		return p
+	}
+	// Hyphenated names: Ji-woo, Owusu-Ansah, Al-Farsi; the parts speak for the whole.
+	best := partNone
+	if strings.Contains(t.folded, "-") {
+		for _, p := range strings.Split(t.folded, "-") {
+			if particles[p] {
+				continue
+			}
+			if q := r.lex.names[p]; q > best {
+				best = q
+			}
+		}
+	}
+	// Irish and Scottish patronymics and elided particles: O'Brien, MacAllister, d'Almeida.
+	for _, pre := range []string{"o'", "d'", "mac", "mc"} {
+		if rest, ok := strings.CutPrefix(t.folded, pre); ok && len(rest) >= 3 {
+			if q := r.lex.names[rest]; q > best {
+				best = q
+			}
+			if pre == "o'" || pre == "d'" {
+				best = max(best, partSurname)
+			}
+		}
+	}
+	return best
+}
+
+// judgePart applies the rules to a run of possible name parts.
+func (r *Redactor) judgePart(text string, toks []token, rn run) []run {
+	// Particles do not end a name.
+	for rn.last > rn.first && particles[toks[rn.last].folded] && !toks[rn.last].capital {
+		rn.last--
+	}
+	if r.titled(text, toks[rn.first].start) || r.attributed(toks, rn) {
+		return []run{rn}
+	}
+	// A sentence-initial word the gazetteer does not know is an ordinary word written with
+	// a capital (Mentor, Volunteer), not part of the name after it.
+	if toks[rn.first].initial && r.partOf(toks[rn.first]) == partNone && !particles[toks[rn.first].folded] {
+		rn.first++
+		if rn.first > rn.last {
+			return nil
+		}
+	}
+	anchors, parts, words := 0, 0, 0
+	for i := rn.first; i <= rn.last; i++ {
+		if particles[toks[i].folded] {
+			continue
+		}
+		words++
+		switch r.partOf(toks[i]) {
+		case partGiven, partSurname:
+			anchors++
+			parts++
+		case partWord:
+			parts++
+		}
+	}
+	switch {
+	case words >= 2 && (anchors >= 1 || parts >= 2):
+		return []run{rn}
+	case words == 1 && !toks[rn.first].initial && r.partOf(toks[rn.first]) == partGiven:
+		return []run{rn}
+	}
+	return nil
+}
+
+// titled reports whether a title or honorific ends just before offset (Mme Dupont, Sig.ra
+// Rossi, Dr. Demir).
+func (r *Redactor) titled(text string, offset int) bool {
+	from := max(0, offset-12)
+	for from > 0 && !utf8.RuneStart(text[from]) {
+		from--
+	}
+	return reTitleBefore.MatchString(text[from:offset])
+}
+
+// attributed reports whether a speech verb follows the run (Khan said, Moreau a dit) or
+// comes just before it (dijo Íker Campos), or an attribution precedes it (according to
+// Hamza Benali, selon Thi Hoa Tran).
+func (r *Redactor) attributed(toks []token, rn run) bool {
+	if k := rn.last + 1; k < len(toks) && !toks[k].capital {
+		if speechVerbs[toks[k].folded] {
+			return true
+		}
+		if auxiliaries[toks[k].folded] && k+1 < len(toks) && speechVerbs[toks[k+1].folded] {
+			return true
+		}
+	}
+	k := rn.first - 1
+	if k < 0 {
+		return false
+	}
+	before := toks[k].folded
+	if attribution[before] {
+		return true // also sentence-initial: "Laut Dariusz Zieliński fehlen …"
+	}
+	return !toks[k].capital && (speechVerbs[before] || before == "to" && k > 0 && toks[k-1].folded == "according")
+}
