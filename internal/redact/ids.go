@@ -2,6 +2,7 @@ package redact
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -32,8 +33,8 @@ var (
 
 	// Postcodes of the UK, Ireland (Eircode), FR/DE/ES/IT (five digits) and PT (4-3), with
 	// the town written beside them: "London NW1 6XE", "Dublin D02 X285", "75002 Paris".
-	reUKPostcode = regexp.MustCompile(`(?:(\p{Lu}[\p{L}'’\-]+) )?(?:[A-Z]{1,2}\d[A-Z\d]?|GIR) ?\d[ABD-HJLNP-UW-Z]{2}`)
-	reEircode    = regexp.MustCompile(`(?:(\p{Lu}[\p{L}'’\-]+) )?(?:[AC-FHKNPRTV-Y]\d{2}|D6W) ?([0-9AC-FHKNPRTV-Y]{4})`)
+	reUKPostcode = regexp.MustCompile(`(?:[A-Z]{1,2}\d[A-Z\d]?|GIR) ?\d[ABD-HJLNP-UW-Z]{2}`)
+	reEircode    = regexp.MustCompile(`(?:[AC-FHKNPRTV-Y]\d{2}|D6W) ?([0-9AC-FHKNPRTV-Y]{4})`)
 	rePostcode   = regexp.MustCompile(`(?:[A-Z]{1,2}-)?(?:\d{5}|\d{4}-\d{3}) +(\p{Lu}[\p{L}'’\-]+)(?: (?:am|an der|sur|sous|en|de|del|di|do|da) \p{Lu}[\p{L}'’\-]+| Cedex(?: \d{1,2})?)?`)
 
 	// Street addresses: "221B Baker Street", "Flat 2, 14 Church Street", "Calle de Alcalá
@@ -53,20 +54,40 @@ var (
 		`\p{Lu}[\p{L}'’\-]*(?:\s+\p{Lu}[\p{L}'’\-]*){0,3},?\s*(?:n\.\s*)?\d{1,4}(?:/?[A-Za-z]\b)?`)
 	reAddressPT = regexp.MustCompile(`\b(?:Rua|Avenida|Av\.|Travessa|Largo|Praça|Estrada|Alameda|Calçada|Beco)\s+(?:(?:do|da|dos|das|de)\s+)*` +
 		`\p{Lu}[\p{L}'’\-]*(?:\s+(?:(?:do|da|dos|das|de)\s+)?\p{Lu}[\p{L}'’\-]*){0,3},?\s*(?:n\.?º\s*)?\d{1,4}[A-Za-z]?`)
-	addressPatterns = []*regexp.Regexp{reAddressEN, reAddressES, reAddressFR, reAddressDE, reAddressIT, reAddressPT}
+	// Each pattern with the words one of which an address it finds must contain (in lower
+	// case): trying a pattern at every capital or digit costs more than looking for them.
+	addressPatterns = []struct {
+		re    *regexp.Regexp
+		words []string
+	}{
+		{reAddressEN, []string{"street", " st", "avenue", " ave", "road", " rd", "lane", " ln", "boulevard", "blvd", "drive", " dr",
+			"court", " ct", " way", "place", " pl", "terrace", "close", "crescent", "square", " sq", "gardens", "grove", " row",
+			"parkway", "pkwy", "highway", "hwy", "quay", "walk", "hill", "park"}},
+		{reAddressES, []string{"calle", "c/", "av", "paseo", "plaza", "pza", "camino", "carrer", "ronda", "travesía", "glorieta"}},
+		{reAddressFR, []string{"rue", "av", "boulevard", "bd", "place", "allée", "impasse", "chemin", "quai", "cours", "route", "square"}},
+		{reAddressDE, []string{"straße ", "strasse ", "str. ", "weg ", "platz ", "allee ", "gasse ", "ring ", "damm ", "ufer ", "chaussee "}},
+		{reAddressIT, []string{"via", "viale", "piazza", "corso", "largo", "vicolo", "contrada"}},
+		{reAddressPT, []string{"rua", "av", "travessa", "largo", "praça", "estrada", "alameda", "calçada", "beco"}},
+	}
 )
 
 // findIdentifiers adds every identifier, address and postcode in text.
 func (r *Redactor) findIdentifiers(text string, add func(Kind, int, int)) {
+	if strings.IndexByte(text, '@') >= 0 {
+		for _, loc := range reEmail.FindAllStringIndex(text, -1) {
+			add(KindEmail, loc[0], loc[1])
+		}
+	}
+	// Every other identifier has a digit, and most sentences have none.
+	if !strings.ContainsAny(text, "0123456789") {
+		return
+	}
 	each := func(re *regexp.Regexp, f func(s, e int)) {
 		for _, loc := range re.FindAllStringIndex(text, -1) {
 			if isolated(text, loc[0], loc[1]) {
 				f(loc[0], loc[1])
 			}
 		}
-	}
-	for _, loc := range reEmail.FindAllStringIndex(text, -1) {
-		add(KindEmail, loc[0], loc[1])
 	}
 	for _, loc := range reIBAN.FindAllStringIndex(text, -1) {
 		if e := ibanEnd(text, loc[0], loc[1]); e > 0 {
@@ -89,15 +110,17 @@ func (r *Redactor) findIdentifiers(text string, add func(Kind, int, int)) {
 			add(KindNINO, s, e)
 		}
 	})
-	each(rePhoneIntl, func(s, e int) {
-		n := digits(text[s:e])
-		if strings.HasPrefix(text[s:], "00") {
-			n -= 2
-		}
-		if n >= 9 && n <= 15 {
-			add(KindPhone, s, e)
-		}
-	})
+	if strings.IndexByte(text, '+') >= 0 || strings.Contains(text, "00") {
+		each(rePhoneIntl, func(s, e int) {
+			n := digits(text[s:e])
+			if strings.HasPrefix(text[s:], "00") {
+				n -= 2
+			}
+			if n >= 9 && n <= 15 {
+				add(KindPhone, s, e)
+			}
+		})
+	}
 	each(rePhoneTrunk, func(s, e int) {
 		if n := digits(text[s:e]); n >= 9 && n <= 12 {
 			add(KindPhone, s, e)
@@ -113,8 +136,12 @@ func (r *Redactor) findIdentifiers(text string, add func(Kind, int, int)) {
 
 	var addresses []Match
 	addAddress := func(s, e int) { addresses = append(addresses, Match{Kind: KindAddress, Start: s, End: e}) }
-	for _, re := range addressPatterns {
-		for _, loc := range re.FindAllStringIndex(text, -1) {
+	lower := strings.ToLower(text)
+	for _, p := range addressPatterns {
+		if !slices.ContainsFunc(p.words, func(w string) bool { return strings.Contains(lower, w) }) {
+			continue
+		}
+		for _, loc := range p.re.FindAllStringIndex(text, -1) {
 			addAddress(loc[0], loc[1])
 		}
 	}
@@ -127,32 +154,49 @@ func (r *Redactor) findIdentifiers(text string, add func(Kind, int, int)) {
 // findPostcodes adds postcodes with the town beside them. A five-digit number before an
 // ordinary word ("12500 Freiwillige") is a count, not a postcode.
 func (r *Redactor) findPostcodes(text string, add func(s, e int)) {
-	town := func(m []int) bool { return m[2] < 0 || !r.lex.isWord(fold.Word(text[m[2]:m[3]])) }
-	for _, m := range reUKPostcode.FindAllStringSubmatchIndex(text, -1) {
-		if !isolated(text, m[0], m[1]) {
-			continue
-		}
-		if town(m) {
-			add(m[0], m[1])
-		} else if m[2] >= 0 {
-			add(m[3]+1, m[1]) // "Meet NW1 6XE": the postcode without the word before it
+	for _, loc := range reUKPostcode.FindAllStringIndex(text, -1) {
+		if isolated(text, loc[0], loc[1]) {
+			add(r.withTown(text, loc[0]), loc[1])
 		}
 	}
 	for _, m := range reEircode.FindAllStringSubmatchIndex(text, -1) {
-		if !isolated(text, m[0], m[1]) || !town(m) {
+		if !isolated(text, m[0], m[1]) {
 			continue
 		}
-		// Without a town, only a unique identifier with a letter in it: "D02 X285", not "A12 2024".
-		if m[2] < 0 && !strings.ContainsFunc(text[m[4]:m[5]], unicode.IsLetter) {
+		start := r.withTown(text, m[0])
+		// A unique identifier of digits only ("A12 2024") is an Eircode only after a
+		// known place: "Cork 1234" could be anything else.
+		if !strings.ContainsFunc(text[m[2]:m[3]], unicode.IsLetter) && (start == m[0] || !r.lex.in(fold.Word(text[start:m[0]-1]), "places")) {
 			continue
 		}
-		add(m[0], m[1])
+		add(start, m[1])
 	}
 	for _, m := range rePostcode.FindAllStringSubmatchIndex(text, -1) {
 		if isolated(text, m[0], m[1]) && !r.lex.isWord(fold.Word(text[m[2]:m[3]])) {
 			add(m[0], m[1])
 		}
 	}
+}
+
+// withTown returns where a postcode at s starts once the town written before it is
+// counted in: "London NW1 6XE". An ordinary word before it ("Meet NW1 6XE") is no town.
+func (r *Redactor) withTown(text string, s int) int {
+	if s < 2 || text[s-1] != ' ' {
+		return s
+	}
+	start := s - 1
+	for start > 0 {
+		c, n := utf8.DecodeLastRuneInString(text[:start])
+		if !isWordRune(c) && c != '-' && c != '\'' && c != '’' {
+			break
+		}
+		start -= n
+	}
+	word := text[start : s-1]
+	if first, _ := utf8.DecodeRuneInString(word); word == "" || !unicode.IsUpper(first) || r.lex.isWord(fold.Word(word)) {
+		return s
+	}
+	return start
 }
 
 // joinAdjacent merges addresses that touch or are separated only by a comma and spaces:
