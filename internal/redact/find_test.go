@@ -78,7 +78,7 @@ func TestKnownNamesIgnoreCaseAndDiacritics(t *testing.T) {
 }
 
 func TestAggressive(t *testing.T) {
-	text := "Yesterday the Zorvath committee met Quellan at the Library in Leeds."
+	text := "Yesterday the Zorvath committee visited Quellan near the Library in Leeds."
 	if got := New().Find(text); len(got) != 0 {
 		t.Errorf("default mode found %+v", got)
 	}

@@ -98,9 +98,13 @@ func loadLexicon() *lexicon {
 }
 
 // isCommon reports whether folded is an ordinary word of locale ("" means any locale),
-// a place or an organisation word.
+// a place or an organisation word. The words that start place names (San, Costa) are
+// also surnames, so they are not common words.
 func (l *lexicon) isCommon(folded, locale string) bool {
 	for _, s := range l.common[folded] {
+		if s == "place-prefix" {
+			continue
+		}
 		if locale == "" || s == locale || s == "places" || s == "org" {
 			return true
 		}
@@ -111,7 +115,7 @@ func (l *lexicon) isCommon(folded, locale string) bool {
 // isWord reports whether folded is an ordinary word of some locale (not only a place).
 func (l *lexicon) isWord(folded string) bool {
 	for _, s := range l.common[folded] {
-		if s != "places" && s != "org" {
+		if s != "places" && s != "org" && s != "place-prefix" {
 			return true
 		}
 	}

@@ -54,6 +54,12 @@ func tokenize(text string) []token {
 			}
 			break
 		}
+		// An English possessive is not part of the name: "Kwame Ofori's sister".
+		for _, suffix := range []string{"'s", "’s"} {
+			if strings.HasSuffix(text[start:i], suffix) && i-start > len(suffix)+1 {
+				i -= len(suffix)
+			}
+		}
 		w := text[start:i]
 		toks = append(toks, token{start: start, end: i, folded: fold.Word(w), capital: capitalised(w), allCaps: allCaps(w), initial: sentenceStart})
 		sentenceStart = false
@@ -121,6 +127,16 @@ var (
 		"sagte", "sagt", "meint", "meinte", "erzahlte", "erzahlt", "berichtete", "berichtet", "erklarte", "erklart", "schrieb", "betont", "findet",
 		"detto", "disse", "spiega", "spiegato", "racconta", "raccontato", "afferma", "affermato", "scrive", "scritto", "aggiunge", "sottolinea",
 		"diz", "contou", "conta", "explicou", "afirmou", "escreveu", "acrescenta", "referiu", "refere", "garante", "lembra")
+	// A capitalised word right after a word for a relative, or a verb that takes a person,
+	// is a person: "his wife Rokeya", "Ask Bongani", "sa fille Awa".
+	addressing = setOf("wife", "husband", "son", "daughter", "mother", "father", "sister", "brother", "grandson",
+		"granddaughter", "niece", "nephew", "cousin", "ask", "asked", "thank", "thanked", "met", "meet", "interviewed",
+		"congratulate", "congratulated", "invite", "invited", "welcome", "welcomed", "dear",
+		"esposa", "marido", "hijo", "hija", "madre", "padre", "hermana", "hermano", "nieta", "nieto",
+		"femme", "mari", "fils", "fille", "mere", "pere", "soeur", "frere",
+		"tochter", "sohn", "mutter", "vater", "schwester", "bruder", "liebe", "lieber",
+		"moglie", "marito", "figlio", "figlia", "sorella", "fratello",
+		"filho", "filha", "mae", "pai", "irma", "irmao", "neta", "neto")
 	auxiliaries = setOf("a", "ha", "hat", "has", "had", "have", "also", "then", "later", "once")
 	attribution = setOf("segun", "selon", "laut", "secondo", "segundo")
 )
@@ -203,14 +219,14 @@ func nameLike(t token) bool {
 
 // judge decides which part of a run, if any, is a person.
 func (r *Redactor) judge(text string, toks []token, rn run) []run {
-	lx := r.lex
-	// A run never crosses an ordinary word, a place or an organisation word: "the London
-	// cohort", "Nuffield Foundation", "St John Ambulance".
+	// "Nuffield Foundation", "St John Ambulance", "Victoria Station" are organisations and
+	// places; "San Sebastián", "Saint-Étienne" and "Sierra Leone" are places.
+	if r.hasOrgWord(toks, rn) {
+		return nil
+	}
+	// A person's name never crosses an ordinary word or a place: "the London cohort".
 	var out []run
 	for i := rn.first; i <= rn.last; {
-		if lx.in(toks[i].folded, "org") && r.hasOrgWord(toks, rn) {
-			return nil
-		}
 		j := i
 		for j <= rn.last && !r.ordinary(toks[j]) {
 			j++
@@ -280,19 +296,34 @@ func (r *Redactor) partOf(t token) part {
 
 // judgePart applies the rules to a run of possible name parts.
 func (r *Redactor) judgePart(text string, toks []token, rn run) []run {
-	// Particles do not end a name.
+	// Lower-case particles neither start nor end a name.
+	for rn.first <= rn.last && particles[toks[rn.first].folded] && !toks[rn.first].capital {
+		rn.first++
+	}
 	for rn.last > rn.first && particles[toks[rn.last].folded] && !toks[rn.last].capital {
 		rn.last--
 	}
-	if r.titled(text, toks[rn.first].start) || r.attributed(toks, rn) {
+	if rn.first > rn.last {
+		return nil
+	}
+	// "San Sebastián", "Saint-Étienne", "Sierra Leone" are places.
+	first := toks[rn.first].folded
+	if before, _, ok := strings.Cut(first, "-"); r.lex.in(first, "place-prefix") || ok && r.lex.in(before, "place-prefix") {
+		return nil
+	}
+	if r.inContext(text, toks, rn) {
 		return []run{rn}
 	}
 	// A sentence-initial word the gazetteer does not know is an ordinary word written with
-	// a capital (Mentor, Volunteer), not part of the name after it.
-	if toks[rn.first].initial && r.partOf(toks[rn.first]) == partNone && !particles[toks[rn.first].folded] {
+	// a capital (Mentor, Volunteer), not part of the name after it; so is a verb (Ask).
+	if t := toks[rn.first]; t.initial && rn.last > rn.first && !particles[t.folded] &&
+		(r.partOf(t) == partNone || r.partOf(t) == partWord && (addressing[t.folded] || speechVerbs[t.folded])) {
 		rn.first++
 		if rn.first > rn.last {
 			return nil
+		}
+		if r.inContext(text, toks, rn) {
+			return []run{rn}
 		}
 	}
 	anchors, parts, words := 0, 0, 0
@@ -314,8 +345,34 @@ func (r *Redactor) judgePart(text string, toks []token, rn run) []run {
 		return []run{rn}
 	case words == 1 && !toks[rn.first].initial && r.partOf(toks[rn.first]) == partGiven:
 		return []run{rn}
+	case words == 1 && anchors == 1 && initialBefore(text, toks, rn.first):
+		return []run{{rn.first - 1, rn.last}} // "J. Okafor"
 	}
 	return nil
+}
+
+// inContext reports whether what surrounds the run says it is a person: a title, a
+// speech verb, a relative or a verb that takes a person.
+func (r *Redactor) inContext(text string, toks []token, rn run) bool {
+	return r.titled(text, toks[rn.first].start) || r.attributed(toks, rn) || r.addressed(toks, rn)
+}
+
+// initialBefore reports whether an initial ("J. ") comes right before token i. M. and D.
+// are titles in French and Spanish, not initials.
+func initialBefore(text string, toks []token, i int) bool {
+	if i == 0 {
+		return false
+	}
+	t := toks[i-1]
+	w := text[t.start:t.end]
+	return utf8.RuneCountInString(w) == 1 && t.capital && w != "M" && w != "D" && text[t.end:toks[i].start] == ". "
+}
+
+// addressed reports whether the word before the run is a relative or a verb that takes a
+// person (his wife Rokeya, Ask Bongani), and the run is not an ordinary word.
+func (r *Redactor) addressed(toks []token, rn run) bool {
+	k := rn.first - 1
+	return k >= 0 && addressing[toks[k].folded] && r.partOf(toks[rn.first]) != partWord
 }
 
 // titled reports whether a title or honorific ends just before offset (Mme Dupont, Sig.ra
