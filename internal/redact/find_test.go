@@ -112,7 +112,7 @@ func kindsIn(ms []Match) map[Kind]bool {
 // does with evidence snippets (without the Cache's memory of texts seen before).
 func BenchmarkFind(b *testing.B) {
 	var texts []string
-	for _, line := range corpusLines(&testing.T{}, "corpus.txt") {
+	for _, line := range corpusLines(b, "corpus.txt") {
 		text, _ := unmark(line)
 		texts = append(texts, text)
 	}
@@ -133,5 +133,21 @@ func BenchmarkNew(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		New("Ana López García", "Kwame Mensah", "Siobhan O'Neill")
+	}
+}
+
+// TestGazetteerLoadedOnce: every Redactor shares the one lexicon read at first use.
+func TestGazetteerLoadedOnce(t *testing.T) {
+	a, b := New("Ana López"), NewWithOptions(Options{Aggressive: true})
+	if a.lex != b.lex || a.lex != sharedLexicon() {
+		t.Fatal("Redactors hold different lexicons")
+	}
+	if n := len(a.lex.names); n < 100_000 {
+		t.Errorf("gazetteer has %d names, want over 100,000", n)
+	}
+	for _, name := range []string{"yilmaz", "mensah", "nakamura", "chowdhury", "petrovic"} {
+		if a.lex.names[name] == partNone {
+			t.Errorf("gazetteer lacks %q", name)
+		}
 	}
 }

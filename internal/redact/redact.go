@@ -1,11 +1,14 @@
 // Package redact replaces personal data in free text with stable placeholders before the
 // text leaves the process (to an LLM), and restores it afterwards where allowed.
 //
-// It finds emails, phone numbers (international and national formats), US social security
-// numbers, UK national insurance numbers, IBANs (checked with mod 97), card numbers
-// (checked with Luhn), street addresses (English, Spanish and French forms) and people's
-// names (the tenant's participant records, a configurable names list, a built-in list of
-// given names, and titles such as Mr, Sra. or Mme).
+// It finds emails, phone numbers (international, and the national forms of the UK,
+// Ireland, France, Germany, Spain, Italy and Portugal), US social security numbers, UK
+// national insurance numbers, IBANs of any country (checked with mod 97), card numbers
+// (checked with Luhn), street addresses with the postcode and town after them, postcodes
+// with their town, and people's names: the tenant's participant records and names list,
+// a built-in gazetteer of given names and surnames, and context (titles such as Mr, Sra.
+// or Mme, speech verbs such as said, dijo or a dit). Words are cut by Unicode classes, so
+// "Íker", "O’Brien" and "Ní Bhriain" are words like any other.
 //
 // A Session numbers what it finds per kind in order of first appearance, so the same value
 // gets the same placeholder everywhere in one report ([PERSON_1] is always the same
