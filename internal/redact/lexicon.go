@@ -25,11 +25,13 @@ var (
 // part says what the gazetteer knows of a folded word.
 type part uint8
 
+// The parts in order of how much they say a word is a name.
 const (
-	partNone    part = iota
-	partSurname      // a name part of the lists: taken next to another name part
-	partWord         // a name part that is also an ordinary word: never an anchor on its own
-	partGiven        // a given name: taken even alone where it is not sentence-initial
+	partNone      part = iota
+	partWord           // a name part that is also an ordinary word: never an anchor
+	partGivenWord      // a given name that is also an ordinary word (Jean, Grace): alone only inside a sentence
+	partSurname        // a name part of the lists: an anchor next to another name part
+	partGiven          // a given name: an anchor, and taken alone inside a sentence
 )
 
 // lexicon is the read-only word knowledge every Redactor shares.
@@ -66,6 +68,8 @@ func loadLexicon() *lexicon {
 			l.names[name] = partGiven
 		case "w":
 			l.names[name] = partWord
+		case "v":
+			l.names[name] = partGivenWord
 		default:
 			l.names[name] = partSurname
 		}
@@ -75,7 +79,7 @@ func loadLexicon() *lexicon {
 	}
 	for _, line := range strings.Split(givenNamesFile, "\n") {
 		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-			if n := fold.Word(line); l.names[n] != partWord {
+			if n := fold.Word(line); l.names[n] != partWord && l.names[n] != partGivenWord {
 				l.names[n] = partGiven
 			}
 		}

@@ -55,13 +55,14 @@ func tokenize(text string) []token {
 			break
 		}
 		// An English possessive is not part of the name: "Kwame Ofori's sister".
+		end := i
 		for _, suffix := range []string{"'s", "’s"} {
 			if strings.HasSuffix(text[start:i], suffix) && i-start > len(suffix)+1 {
-				i -= len(suffix)
+				end = i - len(suffix)
 			}
 		}
-		w := text[start:i]
-		toks = append(toks, token{start: start, end: i, folded: fold.Word(w), capital: capitalised(w), allCaps: allCaps(w), initial: sentenceStart})
+		w := text[start:end]
+		toks = append(toks, token{start: start, end: end, folded: fold.Word(w), capital: capitalised(w), allCaps: allCaps(w), initial: sentenceStart})
 		sentenceStart = false
 	}
 	return toks
@@ -196,7 +197,8 @@ func candidateRuns(text string, toks []token) []run {
 		}
 		j := i
 		for k := i + 1; k < len(toks); k++ {
-			if text[toks[k-1].end:toks[k].start] != " " {
+			// A possessive joins too, so "The Prince's Trust" is seen whole.
+			if gap := text[toks[k-1].end:toks[k].start]; gap != " " && gap != "'s " && gap != "’s " {
 				break
 			}
 			if nameLike(toks[k]) {
@@ -316,8 +318,7 @@ func (r *Redactor) judgePart(text string, toks []token, rn run) []run {
 	}
 	// A sentence-initial word the gazetteer does not know is an ordinary word written with
 	// a capital (Mentor, Volunteer), not part of the name after it; so is a verb (Ask).
-	if t := toks[rn.first]; t.initial && rn.last > rn.first && !particles[t.folded] &&
-		(r.partOf(t) == partNone || r.partOf(t) == partWord && (addressing[t.folded] || speechVerbs[t.folded])) {
+	if t := toks[rn.first]; t.initial && rn.last > rn.first && !particles[t.folded] && r.ordinaryAtStart(toks, rn) {
 		rn.first++
 		if rn.first > rn.last {
 			return nil
@@ -336,19 +337,43 @@ func (r *Redactor) judgePart(text string, toks []token, rn run) []run {
 		case partGiven, partSurname:
 			anchors++
 			parts++
-		case partWord:
+		case partWord, partGivenWord:
 			parts++
 		}
 	}
 	switch {
 	case words >= 2 && (anchors >= 1 || parts >= 2):
 		return []run{rn}
-	case words == 1 && !toks[rn.first].initial && r.partOf(toks[rn.first]) == partGiven:
+	case words == 1 && !toks[rn.first].initial && (r.partOf(toks[rn.first]) == partGiven || r.partOf(toks[rn.first]) == partGivenWord):
 		return []run{rn}
 	case words == 1 && anchors == 1 && initialBefore(text, toks, rn.first):
 		return []run{{rn.first - 1, rn.last}} // "J. Okafor"
 	}
 	return nil
+}
+
+// ordinaryAtStart reports whether the sentence-initial first word of a run is an ordinary
+// word rather than the start of the name: one the gazetteer does not know (Mentor), a verb
+// (Ask), or an ordinary word that is also a surname before an anchor (Later Chen).
+func (r *Redactor) ordinaryAtStart(toks []token, rn run) bool {
+	t := toks[rn.first]
+	switch r.partOf(t) {
+	case partNone:
+		return true
+	case partWord, partGivenWord:
+		if addressing[t.folded] || speechVerbs[t.folded] {
+			return true
+		}
+	}
+	if r.partOf(t) != partWord {
+		return false
+	}
+	for i := rn.first + 1; i <= rn.last; i++ {
+		if p := r.partOf(toks[i]); p == partGiven || p == partSurname {
+			return true
+		}
+	}
+	return false
 }
 
 // inContext reports whether what surrounds the run says it is a person: a title, a

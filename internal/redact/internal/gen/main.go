@@ -1,8 +1,10 @@
 // Command gen writes the redactor's gazetteer, gazetteer.txt.gz: every name part of the
 // source lists, folded (lower case, no diacritics), one a line, sorted. A part is tagged
-// "\tw" when it is also an ordinary word of one of the dictionaries given (such a name is
-// taken only next to another name part or in a context that says it is a person), else
-// "\tg" when a list of given names has it (such a name is taken even alone).
+// "\tg" when a list of given names has it (such a name is taken even alone, where it
+// does not start a sentence), "\tw" when it is also an ordinary word of one of the
+// dictionaries given (taken only next to another name part or in a context that says it
+// is a person), and "\tv" when it is both ("Jean", "Grace": taken alone only inside a
+// sentence, where the capital says it is a name).
 // scripts/gen-gazetteer.sh fetches the sources and runs this.
 package main
 
@@ -78,7 +80,11 @@ func main() {
 	for _, n := range names {
 		tag := tags[n]
 		if words[n] {
-			tag = 'w' // even a curated given name: "Jean", "Grace", "Mark" are words too
+			if tag == 'g' {
+				tag = 'v'
+			} else {
+				tag = 'w'
+			}
 		}
 		counts[tag]++
 		if tag == 0 {
@@ -92,7 +98,7 @@ func main() {
 			log.Fatal(c)
 		}
 	}
-	log.Printf("wrote %s: %d names (%d given, %d also ordinary words)", *out, len(names), counts['g'], counts['w'])
+	log.Printf("wrote %s: %d names (%d given, %d ordinary words, %d both)", *out, len(names), counts['g'], counts['w'], counts['v'])
 }
 
 // addParts records each part of a (possibly multi-word) name; a curated given name's tag
