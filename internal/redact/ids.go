@@ -89,9 +89,14 @@ func (r *Redactor) findIdentifiers(text string, add func(Kind, int, int)) {
 			}
 		}
 	}
-	for _, loc := range reIBAN.FindAllStringIndex(text, -1) {
-		if e := ibanEnd(text, loc[0], loc[1]); e > 0 {
-			add(KindIBAN, loc[0], e)
+	// IBANs, NI numbers and British and Irish postcodes have a letter just before a digit;
+	// the patterns that start with a letter would otherwise be tried at each one.
+	letterDigit := hasLetterBeforeDigit(text)
+	if letterDigit {
+		for _, loc := range reIBAN.FindAllStringIndex(text, -1) {
+			if e := ibanEnd(text, loc[0], loc[1]); e > 0 {
+				add(KindIBAN, loc[0], e)
+			}
 		}
 	}
 	each(reCard, func(s, e int) {
@@ -105,11 +110,13 @@ func (r *Redactor) findIdentifiers(text string, add func(Kind, int, int)) {
 			add(KindSSN, m[0], m[1])
 		}
 	}
-	each(reNINO, func(s, e int) {
-		if ninoPrefix(strings.ToUpper(text[s : s+2])) {
-			add(KindNINO, s, e)
-		}
-	})
+	if letterDigit {
+		each(reNINO, func(s, e int) {
+			if ninoPrefix(strings.ToUpper(text[s : s+2])) {
+				add(KindNINO, s, e)
+			}
+		})
+	}
 	if strings.IndexByte(text, '+') >= 0 || strings.Contains(text, "00") {
 		each(rePhoneIntl, func(s, e int) {
 			n := digits(text[s:e])
@@ -145,7 +152,7 @@ func (r *Redactor) findIdentifiers(text string, add func(Kind, int, int)) {
 			addAddress(loc[0], loc[1])
 		}
 	}
-	r.findPostcodes(text, addAddress)
+	r.findPostcodes(text, letterDigit, addAddress)
 	for _, m := range joinAdjacent(text, addresses) {
 		add(KindAddress, m.Start, m.End)
 	}
@@ -153,7 +160,22 @@ func (r *Redactor) findIdentifiers(text string, add func(Kind, int, int)) {
 
 // findPostcodes adds postcodes with the town beside them. A five-digit number before an
 // ordinary word ("12500 Freiwillige") is a count, not a postcode.
-func (r *Redactor) findPostcodes(text string, add func(s, e int)) {
+func (r *Redactor) findPostcodes(text string, letterDigit bool, add func(s, e int)) {
+	if letterDigit {
+		r.findBritishIrishPostcodes(text, add)
+	}
+	if !hasDigitRun(text, 4) {
+		return
+	}
+	for _, m := range rePostcode.FindAllStringSubmatchIndex(text, -1) {
+		if isolated(text, m[0], m[1]) && !r.lex.isWord(fold.Word(text[m[2]:m[3]])) {
+			add(m[0], m[1])
+		}
+	}
+}
+
+// findBritishIrishPostcodes adds UK postcodes and Eircodes, with the town before them.
+func (r *Redactor) findBritishIrishPostcodes(text string, add func(s, e int)) {
 	for _, loc := range reUKPostcode.FindAllStringIndex(text, -1) {
 		if isolated(text, loc[0], loc[1]) {
 			add(r.withTown(text, loc[0]), loc[1])
@@ -171,11 +193,39 @@ func (r *Redactor) findPostcodes(text string, add func(s, e int)) {
 		}
 		add(start, m[1])
 	}
-	for _, m := range rePostcode.FindAllStringSubmatchIndex(text, -1) {
-		if isolated(text, m[0], m[1]) && !r.lex.isWord(fold.Word(text[m[2]:m[3]])) {
-			add(m[0], m[1])
+}
+
+// hasLetterBeforeDigit reports whether an ASCII letter is followed by a digit, directly
+// or after one space (QQ 12 34 56 C).
+func hasLetterBeforeDigit(text string) bool {
+	for i := 1; i < len(text); i++ {
+		if text[i] < '0' || text[i] > '9' {
+			continue
+		}
+		j := i - 1
+		if text[j] == ' ' && j > 0 {
+			j--
+		}
+		if c := text[j] | 0x20; c >= 'a' && c <= 'z' {
+			return true
 		}
 	}
+	return false
+}
+
+// hasDigitRun reports whether text has n digits in a row.
+func hasDigitRun(text string, n int) bool {
+	run := 0
+	for i := 0; i < len(text); i++ {
+		if text[i] >= '0' && text[i] <= '9' {
+			if run++; run >= n {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
 }
 
 // withTown returns where a postcode at s starts once the town written before it is
