@@ -221,8 +221,8 @@ func nameLike(t token) bool {
 
 // judge decides which part of a run, if any, is a person.
 func (r *Redactor) judge(text string, toks []token, rn run) []run {
-	// "Nuffield Foundation", "St John Ambulance", "Victoria Station" are organisations and
-	// places; "San Sebastián", "Saint-Étienne" and "Sierra Leone" are places.
+	// "Nuffield Foundation", "St John Ambulance", "Victoria Station", "The Prince's Trust"
+	// name organisations and places, even when a person's name is in them.
 	if r.hasOrgWord(toks, rn) {
 		return nil
 	}
@@ -241,6 +241,7 @@ func (r *Redactor) judge(text string, toks []token, rn run) []run {
 	return out
 }
 
+// hasOrgWord reports whether a word of the run makes it an organisation or a place.
 func (r *Redactor) hasOrgWord(toks []token, rn run) bool {
 	for i := rn.first; i <= rn.last; i++ {
 		if r.lex.in(toks[i].folded, "org") {
@@ -263,6 +264,8 @@ func (r *Redactor) ordinary(t token) bool {
 	return r.lex.isCommon(t.folded, "")
 }
 
+// partOf says how far a word is a name part: a word of a known full name counts as a
+// given name; otherwise the gazetteer, then the parts of a compound, decide.
 func (r *Redactor) partOf(t token) part {
 	if r.known[t.folded] {
 		return partGiven
