@@ -347,7 +347,9 @@ func (r *Redactor) judgePart(text string, toks []token, rn run) []run {
 	switch {
 	case words >= 2 && (anchors >= 1 || parts >= 2):
 		return []run{rn}
-	case words == 1 && !toks[rn.first].initial && (r.partOf(toks[rn.first]) == partGiven || r.partOf(toks[rn.first]) == partGivenWord):
+	case words == 1 && r.partOf(toks[rn.first]) == partGiven:
+		return []run{rn} // a given name that is no ordinary word, even starting a sentence
+	case words == 1 && !toks[rn.first].initial && r.partOf(toks[rn.first]) == partGivenWord:
 		return []run{rn}
 	case words == 1 && anchors == 1 && initialBefore(text, toks, rn.first):
 		return []run{{rn.first - 1, rn.last}} // "J. Okafor"
