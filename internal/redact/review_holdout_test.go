@@ -24,8 +24,8 @@ func TestReviewHoldout(t *testing.T) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		var line struct {
-			Lang  string `json:"lang"`
-			Text  string `json:"text"`
+			Lang  string                         `json:"lang"`
+			Text  string                         `json:"text"`
 			Spans []struct{ Kind, Value string } `json:"spans"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
