@@ -51,6 +51,9 @@ type Deps struct {
 
 	// Codec is the remote codec endpoint's configuration.
 	Codec CodecConfig
+	// EraseParticipant starts a participant's erasure, for DELETE /v1/participants/:id
+	// (nil: that route answers 501 and deletes nothing).
+	EraseParticipant ParticipantEraser
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -79,10 +82,11 @@ type Server struct {
 	analyticsCache  *analytics.Cache
 	analyticsBudget *analytics.Budget
 
-	codecKeys      codec.Keys
-	payloads       converter.DataConverter // decodes the payloads handlers read from histories
-	codecNamespace string
-	codecOrigins   map[string]bool
+	codecKeys        codec.Keys
+	payloads         converter.DataConverter // decodes the payloads handlers read from histories
+	codecNamespace   string
+	codecOrigins     map[string]bool
+	eraseParticipant ParticipantEraser
 }
 
 // New returns the API as an http.Handler.
@@ -96,6 +100,7 @@ func New(d Deps) http.Handler {
 		notify:    d.Notifications,
 		analytics: d.Analytics, analyticsCache: d.AnalyticsCache, analyticsBudget: d.AnalyticsBudget,
 		codecKeys: d.Codec.Keys, codecNamespace: d.Codec.Namespace, codecOrigins: map[string]bool{},
+		eraseParticipant: d.EraseParticipant,
 	}
 	for _, o := range d.Codec.AllowedOrigins {
 		s.codecOrigins[o] = true
@@ -190,6 +195,16 @@ func (s *Server) routes() []route {
 		{method: "OPTIONS", path: "/codec/encode", codec: true, handler: s.codecPreflight, doc: docCodecPreflight},
 		{method: "GET", path: "/codec/signin", handler: s.codecSignInPage, doc: docCodecSignInPage},
 		{method: "POST", path: "/codec/signin", handler: s.codecSignIn, doc: docCodecSignIn},
+		// Participant records and the names list are personal data: operators read and
+		// write records (as imports do), erasing one and the names list are admin's.
+		{method: "POST", path: "/v1/participants", role: store.RoleOperator, handler: s.upsertParticipants, doc: docUpsertParticipants},
+		{method: "GET", path: "/v1/participants", role: store.RoleOperator, handler: s.listParticipants, doc: docListParticipants},
+		{method: "GET", path: "/v1/participants/:id", role: store.RoleOperator, handler: s.getParticipant, doc: docGetParticipant},
+		{method: "DELETE", path: "/v1/participants/:id", role: store.RoleAdmin, handler: s.deleteParticipant, doc: docDeleteParticipant},
+		{method: "GET", path: "/v1/privacy/names", role: store.RoleAdmin, handler: s.getRedactionNames, doc: docGetRedactionNames},
+		{method: "PUT", path: "/v1/privacy/names", role: store.RoleAdmin, handler: s.putRedactionNames, doc: docPutRedactionNames},
+		{method: "GET", path: "/v1/privacy/retention", role: store.RoleAdmin, handler: s.getRetention, doc: docGetRetention},
+		{method: "PUT", path: "/v1/privacy/retention", role: store.RoleAdmin, handler: s.putRetention, doc: docPutRetention},
 	}
 }
 

@@ -128,6 +128,7 @@ func Start(d Deps) (*Workers, error) {
 		nw.RegisterActivity(&notifications.Activities{Store: d.Store, Quota: n.Quota, Senders: n.Senders})
 		w.all = append(w.all, nw)
 	}
+	w.all = append(w.all, privacyWorker(d))
 	if d.Analytics != nil {
 		an := worker.New(d.Client, temporal.TaskQueueAnalytics, worker.Options{
 			// One sync writes ClickHouse at a time per worker; the schedule skips overlaps.

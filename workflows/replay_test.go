@@ -76,5 +76,7 @@ func replay(payloads *codec.DataConverter, file string) error {
 	r.RegisterWorkflow(EventTriggerWorkflow)
 	r.RegisterWorkflow(ClickHouseSyncWorkflow)
 	r.RegisterWorkflow(ClassifyWorkflow)
+	r.RegisterWorkflow(RetentionWorkflow)
+	r.RegisterWorkflow(TenantRetentionWorkflow)
 	return r.ReplayWorkflowHistoryFromJSONFile(nil, file)
 }

@@ -64,7 +64,8 @@ type Activities struct {
 	DefaultLimitMicros int64
 	// Names are extra names the redactor treats as people (REDACTION_NAMES).
 	Names []string
-	// Aggressive keeps names redacted in the final text unless a tenant asks otherwise.
+	// Aggressive keeps names redacted in the final text unless a tenant asks otherwise, and
+	// has the redactor also take capitalised words that no list knows (REDACTION_AGGRESSIVE).
 	Aggressive bool
 	Logger     *slog.Logger
 
@@ -339,7 +340,7 @@ func (a *Activities) redactEvidenceWith(ctx context.Context, tenantID string, se
 	for _, t := range texts {
 		names = append(names, t.ParticipantName)
 	}
-	sess := a.redactors.For(names...).NewSession()
+	sess := a.redactors.ForOptions(redact.Options{Aggressive: a.Aggressive}, names...).NewSession()
 	h := sha256.New()
 	snippets := make([]llm.Snippet, 0, len(texts))
 	for _, t := range texts {

@@ -124,11 +124,15 @@ func (p *platform) startWorkers() (*workers.Workers, error) {
 		w.Stop()
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := workers.EnsureRetentionSchedule(ctx, p.temporal, workers.RetentionSchedule{}); err != nil {
+		w.Stop()
+		return nil, err
+	}
 	if p.analytics == nil {
 		return w, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	if err := workers.EnsureSyncSchedule(ctx, p.temporal, workers.SyncSchedule{Interval: p.cfg.SyncInterval}); err != nil {
 		w.Stop()
 		return nil, err

@@ -22,10 +22,12 @@ const (
 	KindDeliveryReplay Kind = "delivery_replay"
 	// KindClassification labels a tenant's unclassified evidence with outcome dimensions.
 	KindClassification Kind = "classification"
+	// KindRetention deletes what a tenant keeps past its retention periods.
+	KindRetention Kind = "retention"
 )
 
 // Kinds lists every kind the jobs API accepts as a filter.
-var Kinds = []Kind{KindImport, KindReport, KindDelivery, KindNotification, KindClickHouseSync, KindDeliveryReplay, KindClassification}
+var Kinds = []Kind{KindImport, KindReport, KindDelivery, KindNotification, KindClickHouseSync, KindDeliveryReplay, KindClassification, KindRetention}
 
 // Valid reports whether k is a known kind.
 func (k Kind) Valid() bool {
