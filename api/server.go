@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/impactflow/impactflow/activities/deliveries"
 	"github.com/impactflow/impactflow/internal/analytics"
@@ -18,6 +19,7 @@ import (
 	"github.com/impactflow/impactflow/internal/metrics"
 	"github.com/impactflow/impactflow/internal/secrets"
 	"github.com/impactflow/impactflow/internal/store"
+	"github.com/impactflow/impactflow/temporal/codec"
 )
 
 // Deps is what the API needs; main builds it.
@@ -47,6 +49,8 @@ type Deps struct {
 	AnalyticsCache  *analytics.Cache
 	AnalyticsBudget *analytics.Budget
 
+	// Codec is the remote codec endpoint's configuration.
+	Codec CodecConfig
 	// EraseParticipant starts a participant's erasure, for DELETE /v1/participants/:id
 	// (nil: that route answers 501 and deletes nothing).
 	EraseParticipant ParticipantEraser
@@ -78,6 +82,10 @@ type Server struct {
 	analyticsCache  *analytics.Cache
 	analyticsBudget *analytics.Budget
 
+	codecKeys        codec.Keys
+	payloads         converter.DataConverter // decodes the payloads handlers read from histories
+	codecNamespace   string
+	codecOrigins     map[string]bool
 	eraseParticipant ParticipantEraser
 }
 
@@ -91,7 +99,15 @@ func New(d Deps) http.Handler {
 		replayer:  &deliveries.Replayer{Store: d.Store, Jobs: d.Jobs},
 		notify:    d.Notifications,
 		analytics: d.Analytics, analyticsCache: d.AnalyticsCache, analyticsBudget: d.AnalyticsBudget,
+		codecKeys: d.Codec.Keys, codecNamespace: d.Codec.Namespace, codecOrigins: map[string]bool{},
 		eraseParticipant: d.EraseParticipant,
+	}
+	for _, o := range d.Codec.AllowedOrigins {
+		s.codecOrigins[o] = true
+	}
+	s.payloads = converter.GetDefaultDataConverter()
+	if d.Codec.Keys != nil {
+		s.payloads = codec.NewDataConverter(d.Codec.Keys)
 	}
 	return s.engine()
 }
@@ -102,6 +118,7 @@ type route struct {
 	path    string
 	role    store.Role // "" for public routes
 	upload  bool       // takes an import upload, capped at MaxImportBytes instead of MaxBodyBytes
+	codec   bool       // the remote codec's: CORS for the Temporal UI, its session cookie accepted for a Bearer key
 	handler gin.HandlerFunc
 	doc     operation
 }
@@ -171,6 +188,13 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/evidence/classify", role: store.RoleOperator, handler: s.classifyEvidence, doc: docClassifyEvidence},
 		{method: "GET", path: "/v1/evidence/:id", role: store.RoleViewer, handler: s.getEvidence, doc: docGetEvidence},
 
+		// Temporal's remote codec protocol, for the Temporal UI and CLI.
+		{method: "POST", path: "/codec/decode", role: store.RoleOperator, codec: true, handler: s.codecDecode, doc: docCodecDecode},
+		{method: "POST", path: "/codec/encode", role: store.RoleOperator, codec: true, handler: s.codecEncode, doc: docCodecEncode},
+		{method: "OPTIONS", path: "/codec/decode", codec: true, handler: s.codecPreflight, doc: docCodecPreflight},
+		{method: "OPTIONS", path: "/codec/encode", codec: true, handler: s.codecPreflight, doc: docCodecPreflight},
+		{method: "GET", path: "/codec/signin", handler: s.codecSignInPage, doc: docCodecSignInPage},
+		{method: "POST", path: "/codec/signin", handler: s.codecSignIn, doc: docCodecSignIn},
 		// Participant records and the names list are personal data: operators read and
 		// write records (as imports do), erasing one and the names list are admin's.
 		{method: "POST", path: "/v1/participants", role: store.RoleOperator, handler: s.upsertParticipants, doc: docUpsertParticipants},
@@ -202,7 +226,13 @@ func (s *Server) engine() *gin.Engine {
 			limit = s.maxImportBytes
 		}
 		chain := []gin.HandlerFunc{limitBody(limit)}
-		if r.role != "" {
+		if r.codec {
+			chain = append(chain, s.codecCORS())
+		}
+		switch {
+		case r.role != "" && r.codec:
+			chain = append(chain, s.authenticateCodec(), s.require(r.role))
+		case r.role != "":
 			chain = append(chain, s.authenticate(), s.require(r.role))
 		}
 		e.Handle(r.method, r.path, append(chain, r.handler)...)

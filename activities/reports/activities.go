@@ -28,6 +28,7 @@ import (
 	"github.com/impactflow/impactflow/internal/redact"
 	"github.com/impactflow/impactflow/internal/store"
 	itemporal "github.com/impactflow/impactflow/temporal"
+	"github.com/impactflow/impactflow/temporal/codec"
 )
 
 // Error types the workflow's retry policies and results refer to.
@@ -478,6 +479,7 @@ func (a *Activities) budgetSettings(ctx context.Context, tenantID string) (int64
 func (a *Activities) updateBudget(ctx context.Context, tenantID string, limit int64, tz string, req budget.BatchRequest) (budget.BatchResult, error) {
 	const name = budget.UpdateBatch
 	var out budget.BatchResult
+	ctx = codec.WithTenant(ctx, tenantID) // the budget workflow is the tenant's
 	update := client.UpdateWorkflowOptions{
 		WorkflowID:   budget.WorkflowID(tenantID),
 		UpdateID:     "batch/" + uuid.NewString(),
