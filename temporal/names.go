@@ -29,6 +29,8 @@ const (
 	TaskQueueNotifications = "impactflow-notifications"
 	// TaskQueueAnalytics runs ClickHouseSyncWorkflow and its activities.
 	TaskQueueAnalytics = "impactflow-analytics"
+	// TaskQueuePrivacy runs PrivacyExportWorkflow, PrivacyEraseWorkflow and their activities.
+	TaskQueuePrivacy = "impactflow-privacy"
 )
 
 // Custom search attributes every workflow the platform starts sets, so operators can filter
