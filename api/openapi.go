@@ -196,7 +196,7 @@ func (s *Server) openAPIDocument() obj {
 			"description": "Durable CSR impact workflows on Temporal. Every job-starting POST answers 202 with a Location: /v1/jobs/{id} header; GET /v1/jobs/{id} returns the same shape."},
 		"paths": paths,
 		"components": obj{
-			"schemas":         withSchemas(schemas(), reportSchemas(), classifySchemas()),
+			"schemas":         withSchemas(schemas(), reportSchemas(), classifySchemas(), privacySchemas()),
 			"securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer", "description": "an impactflow API key (ifk_...)"}},
 		},
 	}

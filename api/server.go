@@ -16,6 +16,7 @@ import (
 	"github.com/impactflow/impactflow/internal/analytics"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/metrics"
+	"github.com/impactflow/impactflow/internal/privacy"
 	"github.com/impactflow/impactflow/internal/secrets"
 	"github.com/impactflow/impactflow/internal/store"
 )
@@ -73,6 +74,8 @@ type Server struct {
 	analytics       *analytics.DB
 	analyticsCache  *analytics.Cache
 	analyticsBudget *analytics.Budget
+
+	privacy privacy.Service
 }
 
 // New returns the API as an http.Handler.
@@ -85,6 +88,9 @@ func New(d Deps) http.Handler {
 		replayer:  &deliveries.Replayer{Store: d.Store, Jobs: d.Jobs},
 		notify:    d.Notifications,
 		analytics: d.Analytics, analyticsCache: d.AnalyticsCache, analyticsBudget: d.AnalyticsBudget,
+	}
+	if d.Store != nil {
+		s.privacy = privacy.Service{Postgres: privacy.Postgres{Pool: d.Store.Pool()}, Jobs: d.Jobs}
 	}
 	return s.engine()
 }
@@ -163,6 +169,10 @@ func (s *Server) routes() []route {
 		// Evidence classification (issue 3).
 		{method: "POST", path: "/v1/evidence/classify", role: store.RoleOperator, handler: s.classifyEvidence, doc: docClassifyEvidence},
 		{method: "GET", path: "/v1/evidence/:id", role: store.RoleViewer, handler: s.getEvidence, doc: docGetEvidence},
+		{method: "POST", path: "/v1/privacy/participants/:id/export", role: store.RoleAdmin, handler: s.exportParticipant, doc: docExportParticipant},
+		{method: "POST", path: "/v1/privacy/participants/:id/erase", role: store.RoleAdmin, handler: s.eraseParticipant, doc: docEraseParticipant},
+		{method: "DELETE", path: "/v1/participants/:id", role: store.RoleAdmin, handler: s.eraseParticipant, doc: docDeleteParticipant},
+		{method: "GET", path: "/v1/privacy/exports/:id", role: store.RoleAdmin, handler: s.getExport, doc: docGetExport},
 	}
 }
 

@@ -31,6 +31,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r.RegisterWorkflow(EventTriggerWorkflow)
 			r.RegisterWorkflow(ClickHouseSyncWorkflow)
 			r.RegisterWorkflow(ClassifyWorkflow)
+			r.RegisterWorkflow(PrivacyExportWorkflow)
+			r.RegisterWorkflow(PrivacyEraseWorkflow)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
 				t.Fatalf("replay %s: %v", file, err)
 			}
