@@ -93,3 +93,34 @@ func (e ParticipantErasure) Total() int64 {
 	}
 	return n
 }
+
+// TablesHolding counts, per table of the impactflow database, the rows whose text (every
+// column, cast to a string) holds s, ignoring case: how an erasure is checked.
+func (db *DB) TablesHolding(ctx context.Context, s string) (map[string]uint64, error) {
+	var tables []string
+	err := db.Query(ctx, `SELECT name FROM system.tables WHERE database = 'impactflow' AND engine NOT IN ('MaterializedView', 'View')`,
+		func(scan scanFunc) error {
+			var name string
+			if err := scan(&name); err != nil {
+				return err
+			}
+			tables = append(tables, name)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	out := map[string]uint64{}
+	for _, table := range tables {
+		var n uint64
+		err := db.Query(ctx, "SELECT count() FROM impactflow."+table+" WHERE positionCaseInsensitive(toString(tuple(*)), "+quote(s)+") > 0",
+			func(scan scanFunc) error { return scan(&n) })
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: %w", table, err)
+		}
+		if n > 0 {
+			out[table] = n
+		}
+	}
+	return out, nil
+}

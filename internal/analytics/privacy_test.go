@@ -66,27 +66,13 @@ func TestEraseParticipant(t *testing.T) {
 // countHolding counts the rows of every impactflow table whose text holds s.
 func countHolding(t *testing.T, db *DB, s string) uint64 {
 	t.Helper()
-	ctx := context.Background()
-	var tables []string
-	if err := db.Query(ctx, `SELECT name FROM system.tables WHERE database = 'impactflow' AND engine NOT IN ('MaterializedView', 'View')`,
-		func(scan scanFunc) error {
-			var name string
-			if err := scan(&name); err != nil {
-				return err
-			}
-			tables = append(tables, name)
-			return nil
-		}); err != nil {
+	found, err := db.TablesHolding(context.Background(), s)
+	if err != nil {
 		t.Fatal(err)
 	}
-	var total uint64
-	for _, table := range tables {
-		var n uint64
-		if err := db.Query(ctx, "SELECT count() FROM impactflow."+table+" WHERE positionCaseInsensitive(toString(tuple(*)), "+quote(s)+") > 0",
-			func(scan scanFunc) error { return scan(&n) }); err != nil {
-			t.Fatalf("%s: %v", table, err)
-		}
-		total += n
+	var n uint64
+	for _, c := range found {
+		n += c
 	}
-	return total
+	return n
 }

@@ -306,18 +306,20 @@ func (e *eraser) uploads(ctx context.Context) error {
 }
 
 // dropRows removes the subject's rows from a staged chunk (NDJSON, one row per line, lines
-// giving each row's line number in the upload): rows whose participant_id is theirs or
+// giving each row's line number in the upload): rows whose participant is theirs or
 // that carry their name, email or phone.
 func dropRows(lines []int32, data []byte, s Subject) (keptLines []int32, kept []byte, removed int) {
 	rows := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
 	sc := newScrubber(Subject{FullName: s.FullName, Email: s.Email, Phone: s.Phone}, nil)
 	var out bytes.Buffer
 	for i, row := range rows {
+		// Upload rows name the participant "participant"; other staged JSON "participant_id".
 		var r struct {
+			Participant   string `json:"participant"`
 			ParticipantID string `json:"participant_id"`
 		}
 		_ = json.Unmarshal(row, &r)
-		if r.ParticipantID == s.ParticipantID || (!sc.empty() && sc.text(string(row)) != string(row)) {
+		if r.Participant == s.ParticipantID || r.ParticipantID == s.ParticipantID || (!sc.empty() && sc.text(string(row)) != string(row)) {
 			removed++
 			continue
 		}

@@ -308,7 +308,7 @@ func TestScrubText(t *testing.T) {
 }
 
 func TestDropRows(t *testing.T) {
-	data := []byte(`{"participant_id":"p-ana"}` + "\n" + `{"participant_id":"p-bo","note":"met ana.quispe@example.org"}` + "\n" + `{"participant_id":"p-cy"}` + "\n")
+	data := []byte(`{"participant":"p-ana"}` + "\n" + `{"participant_id":"p-bo","note":"met ana.quispe@example.org"}` + "\n" + `{"participant_id":"p-cy"}` + "\n")
 	lines, kept, removed := dropRows([]int32{4, 5, 6}, data, ana)
 	if removed != 2 || string(kept) != `{"participant_id":"p-cy"}`+"\n" || len(lines) != 1 || lines[0] != 6 {
 		t.Errorf("dropRows = %v, %q, %d", lines, kept, removed)
