@@ -12,6 +12,7 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -118,6 +119,14 @@ func TestPrivacyEraseLeavesNoReadableCopy(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// So is a weekly notification to her and the front desk.
+	weekly := postJSON(t, "/v1/notifications/schedule", operator, map[string]any{"channel": "email", "to": []string{dsarEmail, "desk@example.org"},
+		"template": "welcome", "locale": "en", "data": map[string]any{"name": dsarName, "tenant_name": "Privco", "login_url": "https://app.example.com/login"},
+		"recurrence": map[string]any{"calendar": map[string]any{"day_of_week": "MON", "hour": "9"}}})
+	if weekly.Status != http.StatusCreated {
+		t.Fatalf("create schedule: %d %s", weekly.Status, weekly.Raw)
+	}
+	weeklyID, _ := weekly.Body["id"].(string)
 	syncNow(t, operator)
 	if r := getJSON(t, "/v1/analytics/trends?metric=participants&granularity=month&from=2026-04-01&to=2026-04-30", operator); r.Status != http.StatusOK {
 		t.Fatalf("trends: %d %s", r.Status, r.Raw)
@@ -180,6 +189,12 @@ func TestPrivacyEraseLeavesNoReadableCopy(t *testing.T) {
 	stopped, _ := res["stopped"].(map[string]any)
 	if fmt.Sprint(stopped["canceled"]) != "["+reminderID+"]" {
 		t.Errorf("stopped %v, want the reminder %s canceled", stopped, reminderID)
+	}
+	if schedules, _ := res["schedules"].(map[string]any); fmt.Sprint(schedules["recreated"]) != "["+weeklyID+"]" {
+		t.Errorf("schedules %v, want %s recreated without her", schedules, weeklyID)
+	}
+	if r := getJSON(t, "/v1/notifications/schedules/"+weeklyID, operator); r.Status != http.StatusOK || !strings.Contains(string(r.Raw), "desk@example.org") {
+		t.Errorf("the weekly notification after the erasure: %d %s", r.Status, r.Raw)
 	}
 	deleted, _ := res["deleted_executions"].([]any)
 	if !strings.Contains(fmt.Sprint(deleted), reportID) || len(deleted) < 5 {
@@ -272,10 +287,45 @@ func scanStores(t *testing.T) map[string][]string {
 		t.Fatal(err)
 	}
 
+	schedules, err := env.temporal.ScheduleClient().List(ctx, client.ScheduleListOptions{PageSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for schedules.HasNext() {
+		entry, err := schedules.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := env.temporal.ScheduleClient().GetHandle(ctx, entry.ID).Describe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var texts []string
+		if a, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction); ok {
+			for _, arg := range a.Args {
+				if p, ok := arg.(*commonpb.Payload); ok {
+					texts = append(texts, historyConverter.ToString(p))
+				}
+			}
+		}
+		hit("temporal", "schedule "+entry.ID, strings.Join(texts, "\n"))
+	}
+	// The tenant's executions, and the scheduler workflows behind its schedules (which the
+	// default listing leaves out).
+	for _, query := range []string{"TenantId = '" + dsarTenant + "'", "TenantId = '" + dsarTenant + "' AND TemporalNamespaceDivision = 'TemporalScheduler'"} {
+		scanHistories(t, query, hit)
+	}
+	return found
+}
+
+// scanHistories reads every history the visibility query lists, its payloads decoded.
+func scanHistories(t *testing.T, query string, hit func(store, where, text string)) {
+	t.Helper()
+	ctx := context.Background()
 	var token []byte
 	for {
 		resp, err := env.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: "default", Query: "TenantId = '" + dsarTenant + "'", PageSize: 100, NextPageToken: token})
+			Namespace: "default", Query: query, PageSize: 100, NextPageToken: token})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -294,10 +344,9 @@ func scanStores(t *testing.T) map[string][]string {
 			}
 		}
 		if token = resp.GetNextPageToken(); len(token) == 0 {
-			break
+			return
 		}
 	}
-	return found
 }
 
 // payloadTexts appends every payload in m, decoded with historyConverter.

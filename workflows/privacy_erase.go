@@ -29,25 +29,30 @@ type PrivacyEraseResult struct {
 	Found []privacy.Execution `json:"found"`
 	// Stopped says which of those were running and were canceled or terminated first.
 	Stopped privacy.StopResult `json:"stopped"`
+	// Schedules are the recurring notifications they were taken out of.
+	Schedules privacy.ScheduleResult `json:"schedules"`
 	// DeletedExecutions are the jobs deleted from Temporal, every run of each.
 	DeletedExecutions []string `json:"deleted_executions"`
 }
 
 // PrivacyEraseWorkflow is a privacy_erase job (privacy.EraseWorkflow): it erases one
 // participant from every store. It first finds the jobs whose histories carry their data
-// and stops the running ones (a report over their evidence, a notification to them), so
-// nothing writes their data again; then deletes or anonymises their Postgres records
+// and stops the running ones (a report over their evidence, a notification to them) and
+// takes them out of recurring notifications, so nothing writes their data again; then deletes or anonymises their Postgres records
 // before their ClickHouse rows (the sync would copy them back otherwise) and the views
 // derived from them, purges the tenant's cached answers, deletes the histories, and
 // checks ClickHouse once more for rows a sync in flight may have copied meanwhile.
 // Running it again, or for a participant already erased, changes nothing and says so.
 func PrivacyEraseWorkflow(ctx workflow.Context, in privacy.EraseInput) (PrivacyEraseResult, error) {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	options := workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Minute,
-		// Stopping jobs, refreshing views and waiting for deletions heartbeat as they go.
-		HeartbeatTimeout: time.Minute,
-		RetryPolicy:      &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
-	})
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+	}
+	ctx = workflow.WithActivityOptions(ctx, options)
+	// Stopping jobs, refreshing views and waiting for deletions heartbeat as they go: a lost
+	// worker is noticed within a minute rather than half an hour.
+	options.HeartbeatTimeout = time.Minute
+	hbCtx := workflow.WithActivityOptions(ctx, options)
 	var a *privacyact.Activities
 	res := PrivacyEraseResult{ParticipantID: in.ParticipantID, Found: []privacy.Execution{}, DeletedExecutions: []string{}}
 	progress := jobs.Progress{Total: 6, Step: "plan"}
@@ -63,7 +68,10 @@ func PrivacyEraseWorkflow(ctx workflow.Context, in privacy.EraseInput) (PrivacyE
 	res.Found = plan.Executions
 	executions := privacyact.ExecutionsInput{TenantID: in.TenantID, Executions: plan.Executions}
 	step("stop")
-	if err := workflow.ExecuteActivity(ctx, a.StopExecutions, executions).Get(ctx, &res.Stopped); err != nil {
+	if err := workflow.ExecuteActivity(hbCtx, a.StopExecutions, executions).Get(ctx, &res.Stopped); err != nil {
+		return res, err
+	}
+	if err := workflow.ExecuteActivity(ctx, a.EraseFromSchedules, in).Get(ctx, &res.Schedules); err != nil {
 		return res, err
 	}
 	step("postgres")
@@ -71,7 +79,7 @@ func PrivacyEraseWorkflow(ctx workflow.Context, in privacy.EraseInput) (PrivacyE
 		return res, err
 	}
 	step("clickhouse")
-	if err := workflow.ExecuteActivity(ctx, a.EraseAnalytics, in).Get(ctx, &res.ClickHouse); err != nil {
+	if err := workflow.ExecuteActivity(hbCtx, a.EraseAnalytics, in).Get(ctx, &res.ClickHouse); err != nil {
 		return res, err
 	}
 	step("redis")
@@ -79,17 +87,18 @@ func PrivacyEraseWorkflow(ctx workflow.Context, in privacy.EraseInput) (PrivacyE
 		return res, err
 	}
 	step("temporal")
-	if err := workflow.ExecuteActivity(ctx, a.DeleteExecutions, executions).Get(ctx, &res.DeletedExecutions); err != nil {
+	if err := workflow.ExecuteActivity(hbCtx, a.DeleteExecutions, executions).Get(ctx, &res.DeletedExecutions); err != nil {
 		return res, err
 	}
 	var again analytics.ParticipantErasure
-	if err := workflow.ExecuteActivity(ctx, a.EraseAnalytics, in).Get(ctx, &again); err != nil {
+	if err := workflow.ExecuteActivity(hbCtx, a.EraseAnalytics, in).Get(ctx, &again); err != nil {
 		return res, err
 	}
 	res.ClickHouse = mergeErasures(res.ClickHouse, again)
 	step("done")
 
-	touched := res.Postgres.Total() + res.ClickHouse.Total() + int64(len(res.DeletedExecutions)+len(res.Stopped.Canceled)+len(res.Stopped.Terminated))
+	touched := res.Postgres.Total() + res.ClickHouse.Total() + int64(len(res.DeletedExecutions)+len(res.Stopped.Canceled)+len(res.Stopped.Terminated)+
+		len(res.Schedules.Recreated)+len(res.Schedules.Deleted))
 	switch {
 	case touched == 0 && plan.ErasedBefore:
 		res.AlreadyErased = true

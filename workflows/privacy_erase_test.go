@@ -32,6 +32,10 @@ func eraseEnv(t *testing.T, plan privacyact.ErasePlan, stopped privacy.StopResul
 		steps = append(steps, "stop")
 		return stopped, nil
 	}).Once()
+	env.OnActivity(a.EraseFromSchedules, mock.Anything, eraseIn).Return(func(context.Context, privacy.EraseInput) (privacy.ScheduleResult, error) {
+		steps = append(steps, "schedules")
+		return privacy.ScheduleResult{Recreated: []string{}, Deleted: []string{}}, nil
+	}).Once()
 	failed := false
 	env.OnActivity(a.ErasePostgres, mock.Anything, eraseIn).Return(func(context.Context, privacy.EraseInput) (privacy.Counts, error) {
 		steps = append(steps, "postgres")
@@ -79,7 +83,7 @@ func TestPrivacyEraseStopsJobsThenErasesEveryStore(t *testing.T) {
 	}
 	// Running jobs stop before anything is erased; Postgres goes before ClickHouse (the sync
 	// would copy rows back), and ClickHouse is checked again at the end.
-	want := []string{"plan", "stop", "postgres", "postgres", "clickhouse", "redis", "temporal", "clickhouse"}
+	want := []string{"plan", "stop", "schedules", "postgres", "postgres", "clickhouse", "redis", "temporal", "clickhouse"}
 	if len(*steps) != len(want) {
 		t.Fatalf("steps = %v, want %v", *steps, want)
 	}

@@ -153,6 +153,12 @@ func (a *Activities) StopExecutions(ctx context.Context, in ExecutionsInput) (pr
 	return a.Temporal.Stop(ctx, in.TenantID, in.Executions, grace, heartbeat(ctx))
 }
 
+// EraseFromSchedules takes the participant out of the tenant's recurring notifications
+// (their Temporal Schedules), deleting those left with no recipient.
+func (a *Activities) EraseFromSchedules(ctx context.Context, in privacy.EraseInput) (privacy.ScheduleResult, error) {
+	return a.Postgres.EraseFromSchedules(ctx, a.Temporal, in.TenantID, in.ParticipantID)
+}
+
 // ErasePostgres deletes or anonymises the participant's Postgres records and records the
 // erasure; a retry returns the counts the first attempt recorded.
 func (a *Activities) ErasePostgres(ctx context.Context, in privacy.EraseInput) (privacy.Counts, error) {

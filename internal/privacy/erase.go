@@ -246,14 +246,17 @@ func (e *eraser) notifications(ctx context.Context) error {
 			return err
 		}
 	}
-	var addrRegexp []string
-	for _, a := range addrs {
-		addrRegexp = append(addrRegexp, postgresRegexp(a))
+	// A schedule's stored request lists its recipients ("to") and its template data.
+	if err := e.exec(ctx, "notification_schedules", `UPDATE notification_schedules
+		SET request = jsonb_set(request, '{to}', (SELECT coalesce(jsonb_agg(a), '[]') FROM jsonb_array_elements(request -> 'to') AS u(a)
+		                                          WHERE a #>> '{}' <> ALL($2::text[])))
+		WHERE tenant_id = $1 AND jsonb_typeof(request -> 'to') = 'array'
+		  AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(request -> 'to') AS r(a) WHERE r.a = ANY($2::text[]))`, t, addrs); err != nil {
+		return err
 	}
-	// A schedule's stored request lists its recipients.
 	return e.exec(ctx, "notification_schedules", `UPDATE notification_schedules
 		SET request = regexp_replace(request::text, $2, $3, 'gi')::jsonb
-		WHERE tenant_id = $1 AND request::text ~* $2`, t, strings.Join(addrRegexp, "|"), ErasedMarker)
+		WHERE tenant_id = $1 AND request::text ~* $2`, t, e.needleRegexp(), ErasedMarker)
 }
 
 // uploads takes their rows out of staged uploads not yet imported (a done chunk keeps no

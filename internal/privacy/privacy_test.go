@@ -97,6 +97,8 @@ func seed(t *testing.T, pool *pgxpool.Pool) {
 		{`INSERT INTO import_chunks (job_id, seq, lines, data) VALUES ('import-55555555-5555-4555-8555-555555555555', 0, ARRAY[1, 2], convert_to($1, 'UTF8'))`,
 			[]any{`{"event_id":"ev-x1","participant_id":"p-ana","participant_name":"Ana Quispe-Mamani","kind":"signup"}` + "\n" +
 				`{"event_id":"ev-x2","participant_id":"p-bo","kind":"signup"}` + "\n"}},
+		{`INSERT INTO notification_schedules (id, tenant_id, spec, request) VALUES ('schedule-1', $1, '{}', $2)`,
+			[]any{tenant, `{"channel": "email", "to": ["ana.quispe@example.org", "desk@example.org"], "template": "welcome", "data": {"name": "Ana Quispe-Mamani"}}`}},
 		{`INSERT INTO tenant_ai_settings (tenant_id, redaction_names) VALUES ($1, ARRAY[$2, 'Bo Lindqvist'])`, []any{tenant, ana.FullName}},
 	}
 	for _, s := range stmts {
@@ -199,7 +201,7 @@ func TestEraseLeavesNothingReadable(t *testing.T) {
 	}
 	for _, table := range []string{"participants", "impact_events", "evidence_snippets", "report_citations", "report_sections",
 		"notifications", "notification_messages", "notification_outbox", "notification_suppressions", "import_chunks rows",
-		"privacy_exports", "tenant_ai_settings"} {
+		"privacy_exports", "tenant_ai_settings", "notification_schedules"} {
 		if counts[table] == 0 {
 			t.Errorf("nothing done in %s: %v", table, counts)
 		}
@@ -214,6 +216,13 @@ func TestEraseLeavesNothingReadable(t *testing.T) {
 	}
 	if want := "Bo met Ana at the workshop; write to [erased] for the photos."; text != want {
 		t.Errorf("Bo's evidence = %q, want %q", text, want)
+	}
+	var request string
+	if err := pool.QueryRow(ctx, `SELECT request::text FROM notification_schedules`).Scan(&request); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"to": ["desk@example.org"], "data": {"name": "[erased]"}, "channel": "email", "template": "welcome"}`; request != want {
+		t.Errorf("schedule request = %s, want %s", request, want)
 	}
 	var paragraphs string
 	if err := pool.QueryRow(ctx, `SELECT paragraphs::text FROM report_sections`).Scan(&paragraphs); err != nil {
