@@ -158,6 +158,12 @@ func TestPrivacyEraseLeavesNoReadableCopy(t *testing.T) {
 		}
 	}
 
+	// The privacy team is told when an export is ready.
+	rule := map[string]any{"event_type": "privacy.export.completed", "channel": "email", "template": "gdpr_export_ready", "locale": "en", "recipients": []string{"dpo@example.org"}}
+	if r := postJSON(t, "/v1/notifications/rules", admin, rule); r.Status != http.StatusCreated {
+		t.Fatalf("rule: %d %s", r.Status, r.Raw)
+	}
+
 	// The export holds her records, downloadable by her tenant's admin only.
 	export := completedJob(t, postJSON(t, "/v1/privacy/participants/"+dsarParticipant+"/export", admin, nil), admin)
 	exportID, _ := result(export)["export_id"].(string)
@@ -177,6 +183,13 @@ func TestPrivacyEraseLeavesNoReadableCopy(t *testing.T) {
 		t.Errorf("another tenant's export: %d", r.Status)
 	}
 	recordHistory(t, export.Body["id"].(string), "privacy_export")
+	var status string
+	for deadline := time.Now().Add(20 * time.Second); status != "sent"; time.Sleep(100 * time.Millisecond) {
+		_ = env.store.Pool().QueryRow(context.Background(), `SELECT status FROM notifications WHERE tenant_id = $1 AND template = 'gdpr_export_ready'`, dsarTenant).Scan(&status)
+		if time.Now().After(deadline) {
+			t.Fatalf("no gdpr_export_ready notification was sent for privacy.export.completed (status %q)", status)
+		}
+	}
 
 	// Erase her.
 	erase := completedJob(t, postJSON(t, "/v1/privacy/participants/"+dsarParticipant+"/erase", admin, map[string]string{"reason": "her request by email of 2026-12-01"}), admin)
