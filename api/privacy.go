@@ -38,7 +38,10 @@ type eraseRequest struct {
 func (s *Server) eraseParticipant(c *gin.Context) {
 	tenant := mustPrincipal(c).TenantID
 	var req eraseRequest
-	if err := bindJSON(c, &req); err != nil {
+	if q, ok := c.GetQuery("reason"); ok && c.Request.ContentLength == 0 {
+		// A DELETE is often sent without a body: the reason may come as ?reason=.
+		req.Reason = q
+	} else if err := bindJSON(c, &req); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -83,8 +86,8 @@ var (
 	docEraseParticipant = operation{Summary: "Start a privacy_erase job: the participant is deleted or anonymised in Postgres, ClickHouse and its derived views, Redis caches, report texts (their quotes and name become [erased]) and Temporal (the histories that carry their data are deleted; running reports over their evidence and notifications to them are canceled first). Erasing again is a no-op whose result says already_erased. The reason is required and is kept with the erasure record, not in the job's history",
 		Tag: "privacy", Body: "EraseRequest", IdempotencyKey: true,
 		Responses: map[int]string{202: "Job", 400: "Error", 401: "Error", 403: "Error", 404: "Error", 503: "Error"}}
-	docDeleteParticipant = operation{Summary: "Erase the participant: the same as POST /v1/privacy/participants/{id}/erase",
-		Tag: "privacy", Body: "EraseRequest", IdempotencyKey: true,
+	docDeleteParticipant = operation{Summary: "Erase the participant: the same as POST /v1/privacy/participants/{id}/erase; the reason comes in the body or as ?reason=",
+		Tag: "privacy", Body: "EraseRequest", IdempotencyKey: true, Query: []param{{"reason", "string", "why the participant is erased, when there is no body"}},
 		Responses: map[int]string{202: "Job", 400: "Error", 401: "Error", 403: "Error", 404: "Error", 503: "Error"}}
 	docGetExport = operation{Summary: "Download a participant's export (a JSON document, format impactflow.participant-export/v1); 404 after 7 days, for another tenant's and once the participant is erased",
 		Tag: "privacy", Responses: map[int]string{200: "Object", 401: "Error", 403: "Error", 404: "Error", 503: "Error"}}

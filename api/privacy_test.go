@@ -234,8 +234,8 @@ func TestPrivacyEraseLeavesNoReadableCopy(t *testing.T) {
 	if r := getJSON(t, "/v1/privacy/exports/"+exportID, admin); r.Status != http.StatusNotFound {
 		t.Errorf("her export after the erasure: %d", r.Status)
 	}
-	// Erasing again is a no-op that says so.
-	again := completedJob(t, postJSON(t, "/v1/privacy/participants/"+dsarParticipant+"/erase", admin, map[string]string{"reason": "asked twice"}), admin)
+	// Erasing again (here as DELETE /v1/participants/:id?reason=) is a no-op that says so.
+	again := completedJob(t, call(t, http.MethodDelete, "/v1/participants/"+dsarParticipant+"?reason=asked+twice", admin, "", nil), admin)
 	if result(again)["already_erased"] != true {
 		t.Errorf("second erase: %s", again.Raw)
 	}

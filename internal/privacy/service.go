@@ -72,7 +72,9 @@ func (s Service) StartErase(ctx context.Context, tenantID, participantID, reason
 		return jobs.Job{}, err
 	}
 	if !known {
-		erased, err := s.Postgres.ErasedBefore(ctx, tenantID, participantID, id)
+		// Any erasure counts, this job's included: a retried request of an erasure that
+		// finished finds its job rather than a 404.
+		erased, err := s.Postgres.ErasedBefore(ctx, tenantID, participantID, "")
 		if err != nil {
 			return jobs.Job{}, err
 		}
