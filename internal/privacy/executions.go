@@ -126,13 +126,15 @@ func (t Temporal) RunningReports(ctx context.Context, tenantID string, first, la
 			From string `json:"from"`
 			To   string `json:"to"`
 		}
-		if err := t.input(ctx, ex.GetWorkflowId(), ex.GetRunId(), &in); err != nil {
-			return nil, err
+		// A report whose period cannot be read (its input encoded with a key this process
+		// does not hold, say) is treated as one that overlaps.
+		err := t.input(ctx, ex.GetWorkflowId(), ex.GetRunId(), &in)
+		if isNotFound(err) {
+			continue
 		}
 		from, errFrom := time.Parse(time.DateOnly, in.From)
 		to, errTo := time.Parse(time.DateOnly, in.To)
-		// A report whose period cannot be read is treated as one that overlaps.
-		if errFrom != nil || errTo != nil || !from.After(last) && !to.Add(24*time.Hour).Before(first) {
+		if err != nil || errFrom != nil || errTo != nil || !from.After(last) && !to.Add(24*time.Hour).Before(first) {
 			out = append(out, Execution{WorkflowID: ex.GetWorkflowId(), Why: WhyReportEvidence})
 		}
 	}

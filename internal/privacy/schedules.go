@@ -83,31 +83,32 @@ func (t Temporal) recreateWithout(ctx context.Context, tenantID, id string, addr
 	if err != nil {
 		return false, fmt.Errorf("describe schedule %s: %w", id, err)
 	}
-	action, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction)
-	if !ok || len(action.Args) == 0 {
-		return false, fmt.Errorf("schedule %s: not a workflow action with an input", id)
-	}
-	payload, ok := action.Args[0].(*commonpb.Payload)
-	if !ok {
-		return false, fmt.Errorf("schedule %s: undecodable input", id)
-	}
-	var input map[string]any
-	if err := t.dc().FromPayload(payload, &input); err != nil {
-		return false, fmt.Errorf("decode schedule %s: %w", id, err)
-	}
+	// An input that cannot be read (not a workflow action, or encoded with a key this
+	// process does not hold) cannot be stripped of them: the schedule is deleted then.
+	var scrubbed map[string]any
 	kept := []any{}
-	recipients, _ := input["recipients"].([]any)
-	for _, r := range recipients {
-		if a, _ := r.(string); !slices.Contains(addrs, a) {
-			kept = append(kept, r)
+	action, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction)
+	if ok && len(action.Args) > 0 {
+		if payload, ok := action.Args[0].(*commonpb.Payload); ok {
+			var input map[string]any
+			if err := t.dc().FromPayload(payload, &input); err == nil {
+				recipients, _ := input["recipients"].([]any)
+				for _, r := range recipients {
+					if a, _ := r.(string); !slices.Contains(addrs, a) {
+						kept = append(kept, r)
+					}
+				}
+				input["recipients"] = kept
+				// What else names them (template data, a subject) loses their strings.
+				b, _ := json.Marshal(input)
+				if err := json.Unmarshal([]byte(sc.text(string(b))), &scrubbed); err != nil {
+					scrubbed = nil
+				}
+			}
 		}
 	}
-	input["recipients"] = kept
-	// What else names them (template data, a subject) loses their strings.
-	b, _ := json.Marshal(input)
-	var scrubbed map[string]any
-	if err := json.Unmarshal([]byte(sc.text(string(b))), &scrubbed); err != nil {
-		return false, fmt.Errorf("scrub schedule %s: %w", id, err)
+	if scrubbed == nil {
+		kept = nil
 	}
 
 	if err := h.Delete(ctx); err != nil && !isNotFound(err) {
