@@ -20,12 +20,15 @@ import (
 // bindJSON decodes a JSON body strictly: unknown fields, wrong types and trailing data are
 // 400s that name the field. Messages speak JSON ("period must be an object, not a
 // string"), never Go: clients do not know our types.
-func bindJSON(c *gin.Context, v any) error {
+func bindJSON(c *gin.Context, v any) error { return decodeJSON(c.Request.Body, v) }
+
+// decodeJSON is bindJSON for a body read from r: one JSON value, strictly.
+func decodeJSON(r io.Reader, v any) error {
 	// encoding/json's type errors drop array indices, name embedded Go structs and print Go
 	// types, and an UnmarshalJSON error (time.Time's) names no field at all. Keep what the
 	// decoder read, so that a bad value can be found again and described in JSON terms.
 	var read bytes.Buffer
-	dec := json.NewDecoder(io.TeeReader(c.Request.Body, &read))
+	dec := json.NewDecoder(io.TeeReader(r, &read))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var syntaxErr *json.SyntaxError

@@ -98,6 +98,8 @@ func schemas() obj {
 	apiKey := props(nil, obj{"id": str, "tenant_id": str, "name": str, "prefix": str, "role": str,
 		"created_at": stamp, "revoked_at": nullable(stamp), "last_used_at": nullable(stamp)})
 	dep := props(nil, obj{"status": str, "latency_ms": number, "error": str})
+	participantName := obj{"type": "string", "maxLength": 200,
+		"description": "the participant's full name: creates or renames their record (needs participant)"}
 	all := obj{
 		"Error":            props([]string{"error"}, obj{"error": errorPayload}),
 		"Job":              job,
@@ -113,11 +115,12 @@ func schemas() obj {
 		"ImpactEventRow": props([]string{"event_id", "program", "participant", "kind", "occurred_at", "value"}, obj{
 			"event_id": str, "program": str, "participant": str,
 			"kind":        obj{"type": "string", "enum": []string{"signup", "session_started", "session_completed", "volunteer_hours", "outcome_measured", "donation"}},
-			"occurred_at": stamp, "value": number, "attributes": anyObj,
+			"occurred_at": stamp, "value": number, "attributes": anyObj, "participant_name": participantName,
 		}),
 		"EvidenceRow": props([]string{"snippet_id", "program", "text", "source", "occurred_at"}, obj{
 			"snippet_id": str, "program": str, "participant": str, "text": str,
 			"source": obj{"type": "string", "enum": []string{"survey", "interview", "case_note", "email", "other"}}, "occurred_at": stamp,
+			"participant_name": participantName,
 		}),
 		"ImportResult": props(nil, obj{"target": str, "rows": integer, "inserted": integer, "updated": integer, "unchanged": integer,
 			"rejected": integer, "rejections_truncated": boolean,
@@ -132,6 +135,7 @@ func schemas() obj {
 		all[k] = v
 	}
 	maps.Copy(all, analyticsSchemas())
+	maps.Copy(all, retentionSchemas())
 	return all
 }
 
@@ -196,7 +200,7 @@ func (s *Server) openAPIDocument() obj {
 			"description": "Durable CSR impact workflows on Temporal. Every job-starting POST answers 202 with a Location: /v1/jobs/{id} header; GET /v1/jobs/{id} returns the same shape."},
 		"paths": paths,
 		"components": obj{
-			"schemas":         withSchemas(schemas(), reportSchemas(), classifySchemas(), privacySchemas()),
+			"schemas":         withSchemas(schemas(), reportSchemas(), classifySchemas(), codecSchemas(), participantSchemas(), privacySchemas()),
 			"securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer", "description": "an impactflow API key (ifk_...)"}},
 		},
 	}

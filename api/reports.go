@@ -355,12 +355,16 @@ func (s *Server) getReport(c *gin.Context) {
 
 // reportView adds dollar figures and links to a stored report.
 func reportView(r store.Report) gin.H {
-	return gin.H{
+	v := gin.H{
 		"id": r.ID, "status": r.Status, "locale": r.Locale, "period": gin.H{"from": r.PeriodFrom, "to": r.PeriodTo},
 		"programs": r.Programs, "sections": r.Sections, "created_at": r.CreatedAt,
 		"lineage": r.Lineage, "cost_dollars": float64(r.Lineage.CostMicros) / 1e6,
 		"links": gin.H{"self": "/v1/gen-reports/" + r.ID, "job": "/v1/jobs/" + r.ID},
 	}
+	if r.TextsPurgedAt != nil {
+		v["texts_purged_at"] = r.TextsPurgedAt
+	}
+	return v
 }
 
 // costSummary is this period's AI spend: the budget workflow's figures, with the Postgres
@@ -450,6 +454,7 @@ func reportSchemas() obj {
 		"Report": props(nil, obj{"id": str, "status": obj{"type": "string", "enum": []string{"completed", "citations_failed", "budget_exhausted"}},
 			"locale": str, "period": props(nil, obj{"from": str, "to": str}), "programs": obj{"type": "array", "items": str},
 			"sections": obj{"type": "array", "items": section}, "cost_dollars": number, "created_at": stamp,
+			"texts_purged_at": obj{"type": "string", "format": "date-time", "description": "set when retention deleted the sections"},
 			"lineage": props(nil, obj{"model": str, "offline": boolean, "prompt_version": str, "tokens_in": integer, "tokens_out": integer,
 				"cost_micros": integer, "duration_ms": integer, "coverage": number, "names_restored": boolean, "redactions": anyObj,
 				"metrics": obj{"type": "array", "items": anyObj}, "workflow_id": str, "run_id": str}),

@@ -298,6 +298,7 @@ func privacyWorker(d Deps) worker.Worker {
 	acts := &privacyact.Activities{
 		Postgres: privacy.Postgres{Pool: d.Store.Pool()}, Analytics: d.Analytics,
 		Temporal: privacy.Temporal{Client: d.Client, Namespace: ns}, Events: events.Emitter{Client: d.Client},
+		Store: d.Store,
 	}
 	// The analytics cache, when it can delete a tenant's answers (analytics.Cache can), is
 	// purged by an erasure; one that can only invalidate them leaves nothing to purge here.
@@ -310,6 +311,8 @@ func privacyWorker(d Deps) worker.Worker {
 	})
 	pw.RegisterWorkflowWithOptions(workflows.PrivacyExportWorkflow, workflow.RegisterOptions{Name: privacy.ExportWorkflow})
 	pw.RegisterWorkflowWithOptions(workflows.PrivacyEraseWorkflow, workflow.RegisterOptions{Name: privacy.EraseWorkflow})
+	pw.RegisterWorkflow(workflows.RetentionWorkflow)
+	pw.RegisterWorkflow(workflows.TenantRetentionWorkflow)
 	pw.RegisterActivity(acts)
 	return pw
 }

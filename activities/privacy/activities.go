@@ -1,5 +1,5 @@
 // Package privacy holds the activities of the privacy jobs (export and erasure of one
-// participant): thin adapters over internal/privacy and internal/analytics that add
+// participant, retention purges): thin adapters over internal/privacy and internal/analytics that add
 // heartbeats and say which failures are permanent. Inputs and results carry IDs, counts
 // and table names; the participant's name, email and phone are looked up in Postgres by
 // each step that needs them and never leave it.
@@ -15,6 +15,7 @@ import (
 	"github.com/impactflow/impactflow/internal/analytics"
 	"github.com/impactflow/impactflow/internal/events"
 	"github.com/impactflow/impactflow/internal/privacy"
+	"github.com/impactflow/impactflow/internal/store"
 )
 
 // ErrTypeUnknownParticipant is the non-retryable error type of a request about a
@@ -33,6 +34,8 @@ type Activities struct {
 	Cache     CachePurger   // nil: nothing cached
 	Temporal  privacy.Temporal
 	Events    events.Emitter
+	// Store runs the retention purges.
+	Store *store.Store
 	// StopGrace is how long StopExecutions waits for canceled jobs before terminating
 	// them (0: a minute).
 	StopGrace time.Duration

@@ -204,3 +204,46 @@ func TestValidatorEvidence(t *testing.T) {
 		t.Fatalf("rejected = %+v", rejected)
 	}
 }
+
+func TestValidatorParticipantName(t *testing.T) {
+	v := Validator{Programs: map[string]int64{"m": 1}, Now: time.Now()}
+	event := func(name string) string {
+		return `{"event_id":"e1","program":"m","participant":"p-1","kind":"signup","occurred_at":"2026-01-01T00:00:00Z","value":1,"participant_name":` + name + "}\n"
+	}
+	tests := []struct {
+		name, value, want, reason string
+	}{
+		{"ascii, the fast path", `"Quorvin Blathersby"`, "Quorvin Blathersby", ""},
+		{"accents, the slow path", `"  Íker Campos Vargas "`, "Íker Campos Vargas", ""},
+		{"escaped", `"Tom O\u0027Brien"`, "Tom O'Brien", ""},
+		{"empty leaves the record alone", `""`, "", ""},
+		{"null", `null`, "", ""},
+		{"control character", `"Ana\tLópez"`, "", "participant_name: must not contain control characters"},
+		{"too long", `"` + strings.Repeat("a", MaxNameChars+1) + `"`, "", "participant_name: must be at most 200"},
+		{"not a string", `42`, "", "participant_name: must be a string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows, rejected := v.Events(Chunk{Lines: []int32{1}, Data: []byte(event(tt.value))})
+			if tt.reason != "" {
+				if len(rejected) != 1 || !strings.Contains(rejected[0].Reason, tt.reason) {
+					t.Fatalf("rejected = %v, want %q", rejected, tt.reason)
+				}
+				return
+			}
+			if len(rejected) != 0 || len(rows) != 1 || rows[0].ParticipantName != tt.want {
+				t.Fatalf("rows = %+v, rejected = %v", rows, rejected)
+			}
+		})
+	}
+
+	rows, rejected := v.Evidence(Chunk{Lines: []int32{1, 2}, Data: []byte(
+		`{"snippet_id":"s1","program":"m","participant":"p-1","participant_name":"Ana López","text":"It helped.","source":"interview","occurred_at":"2026-01-01T00:00:00Z"}` + "\n" +
+			`{"snippet_id":"s2","program":"m","participant_name":"Ana López","text":"It helped.","source":"interview","occurred_at":"2026-01-01T00:00:00Z"}` + "\n")})
+	if len(rows) != 1 || rows[0].ParticipantName != "Ana López" {
+		t.Fatalf("evidence rows = %+v", rows)
+	}
+	if len(rejected) != 1 || rejected[0].Line != 2 || !strings.HasPrefix(rejected[0].Reason, "participant_name: needs participant") {
+		t.Fatalf("evidence rejected = %+v", rejected)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -28,6 +29,9 @@ var EvidenceSources = []string{"survey", "interview", "case_note", "email", "oth
 const (
 	maxAttributesBytes = 4 << 10
 	maxSnippetChars    = 10000
+	// MaxNameChars bounds a person's name: a participant's full_name, an entry of a
+	// tenant's names list.
+	MaxNameChars = 200
 )
 
 // Event is a valid impact event row, ready to upsert.
@@ -39,6 +43,9 @@ type Event struct {
 	OccurredAt    time.Time
 	Value         string // a decimal literal, kept exact
 	Attributes    string // a JSON object
+	// ParticipantName is the participant's full name when the row carries one ("" when
+	// not); it fills the participant's record.
+	ParticipantName string
 }
 
 // Evidence is a valid evidence snippet row, ready to upsert.
@@ -49,6 +56,8 @@ type Evidence struct {
 	Text          string
 	Source        string
 	OccurredAt    time.Time
+	// ParticipantName is as in Event.
+	ParticipantName string
 }
 
 type eventRow struct {
@@ -59,15 +68,18 @@ type eventRow struct {
 	OccurredAt  *string         `json:"occurred_at"`
 	Value       json.RawMessage `json:"value"`
 	Attributes  json.RawMessage `json:"attributes"`
+	// ParticipantName is optional; the row's other fields do not depend on it.
+	ParticipantName *string `json:"participant_name"`
 }
 
 type evidenceRow struct {
-	SnippetID   *string `json:"snippet_id"`
-	Program     *string `json:"program"`
-	Participant *string `json:"participant"`
-	Text        *string `json:"text"`
-	Source      *string `json:"source"`
-	OccurredAt  *string `json:"occurred_at"`
+	SnippetID       *string `json:"snippet_id"`
+	Program         *string `json:"program"`
+	Participant     *string `json:"participant"`
+	Text            *string `json:"text"`
+	Source          *string `json:"source"`
+	OccurredAt      *string `json:"occurred_at"`
+	ParticipantName *string `json:"participant_name"`
 }
 
 // rowError is a reason a row is rejected.
@@ -214,6 +226,9 @@ func (v Validator) event(data []byte) (Event, error) {
 		}
 		e.Attributes = string(a)
 	}
+	if e.ParticipantName, err = participantName(r.ParticipantName); err != nil {
+		return Event{}, err
+	}
 	return e, nil
 }
 
@@ -249,6 +264,12 @@ func (v Validator) evidence(data []byte) (Evidence, error) {
 	if e.OccurredAt, err = v.occurredAt(r.OccurredAt); err != nil {
 		return Evidence{}, err
 	}
+	if e.ParticipantName, err = participantName(r.ParticipantName); err != nil {
+		return Evidence{}, err
+	}
+	if e.ParticipantName != "" && e.ParticipantID == "" {
+		return Evidence{}, rowError("participant_name: needs participant, the ID of the record it names")
+	}
 	return e, nil
 }
 
@@ -277,19 +298,50 @@ func (v Validator) occurredAt(s *string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+// participantName is a row's optional participant_name, trimmed; "" when absent or empty,
+// which leaves the record's name as it is.
+func participantName(s *string) (string, error) {
+	if s == nil {
+		return "", nil
+	}
+	name := strings.TrimSpace(*s)
+	if problem := NameProblem(name); problem != "" {
+		return "", rowError("participant_name: " + problem)
+	}
+	return name, nil
+}
+
+// NameProblem says what is wrong with a person's name, "" when nothing: it must be valid
+// UTF-8 of at most MaxNameChars characters without control characters.
+func NameProblem(name string) string {
+	if !utf8.ValidString(name) {
+		return "must be valid UTF-8"
+	}
+	if n := utf8.RuneCountInString(name); n > MaxNameChars {
+		return fmt.Sprintf("must be at most %d characters, not %d", MaxNameChars, n)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return "must not contain control characters"
+		}
+	}
+	return ""
+}
+
 func requiredID(field string, s *string) (string, error) {
 	if s == nil || *s == "" {
 		return "", rowError(field + ": required")
 	}
-	if !validID(*s) {
+	if !ValidID(*s) {
 		return "", rowError(field + ": must be 1-128 letters, digits or . _ : - and start with a letter or digit")
 	}
 	return *s, nil
 }
 
-// validID reports whether s is 1-128 letters, digits or . _ : - starting with a letter or
-// digit; a loop rather than a regexp, as it runs twice for every imported row.
-func validID(s string) bool {
+// ValidID reports whether s is 1-128 letters, digits or . _ : - starting with a letter or
+// digit: an event's, a snippet's or a participant's ID. A loop rather than a regexp, as it
+// runs twice for every imported row.
+func ValidID(s string) bool {
 	if len(s) == 0 || len(s) > 128 {
 		return false
 	}

@@ -40,6 +40,8 @@ func scanEvent(data []byte) (r eventRow, ok bool) {
 			r.Value, ok = s.number()
 		case "attributes":
 			r.Attributes, ok = s.objectOrNull()
+		case "participant_name":
+			r.ParticipantName, ok = s.stringField()
 		default:
 			ok = false
 		}

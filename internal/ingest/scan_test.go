@@ -105,8 +105,8 @@ func TestValidIDMatchesThePattern(t *testing.T) {
 	ids := []string{"", "a", "A9", "evt-syn-1f-12", "_a", ".a", "a.b_c:d-e", "a b", "a/b", "é", "a\n",
 		strings.Repeat("x", 128), strings.Repeat("x", 129), "a\x00"}
 	for _, id := range ids {
-		if got, want := validID(id), pattern.MatchString(id); got != want {
-			t.Errorf("validID(%q) = %v, the pattern says %v", id, got, want)
+		if got, want := ValidID(id), pattern.MatchString(id); got != want {
+			t.Errorf("ValidID(%q) = %v, the pattern says %v", id, got, want)
 		}
 	}
 }

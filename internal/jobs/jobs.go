@@ -26,11 +26,13 @@ const (
 	KindPrivacyExport Kind = "privacy_export"
 	// KindPrivacyErase erases one participant from every store (GDPR Art. 17).
 	KindPrivacyErase Kind = "privacy_erase"
+	// KindRetention deletes what a tenant keeps past its retention periods.
+	KindRetention Kind = "retention"
 )
 
 // Kinds lists every kind the jobs API accepts as a filter.
 var Kinds = []Kind{KindImport, KindReport, KindDelivery, KindNotification, KindClickHouseSync, KindDeliveryReplay, KindClassification,
-	KindPrivacyExport, KindPrivacyErase}
+	KindPrivacyExport, KindPrivacyErase, KindRetention}
 
 // Valid reports whether k is a known kind.
 func (k Kind) Valid() bool {

@@ -219,16 +219,19 @@ func (s *Store) CommitChunk(ctx context.Context, jobID string, seq int,
 }
 
 // UpsertEvents writes event rows keyed by (tenant, event_id) and says how many were new and
-// how many changed; a row identical to the stored one is left alone (unchanged).
+// how many changed; a row identical to the stored one is left alone (unchanged). The
+// participant names rows carry fill their participants' records in the same transaction.
 func UpsertEvents(ctx context.Context, tx pgx.Tx, tenantID, jobID string, rows []ingest.Event) (inserted, updated int, err error) {
 	if len(rows) == 0 {
 		return 0, 0, nil
 	}
 	ids, programs, participants, kinds := make([]string, len(rows)), make([]int64, len(rows)), make([]string, len(rows)), make([]string, len(rows))
 	times, values, attrs := make([]time.Time, len(rows)), make([]string, len(rows)), make([]string, len(rows))
+	var names participantNames
 	for i, r := range rows {
 		ids[i], programs[i], participants[i], kinds[i] = r.EventID, r.ProgramID, r.ParticipantID, r.Kind
 		times[i], values[i], attrs[i] = r.OccurredAt, r.Value, r.Attributes
+		names.add(r.ParticipantID, r.ParticipantName)
 	}
 	err = tx.QueryRow(ctx, `
 		WITH written AS (
@@ -249,7 +252,10 @@ func UpsertEvents(ctx context.Context, tx pgx.Tx, tenantID, jobID string, rows [
 		)
 		SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written`,
 		tenantID, ids, programs, participants, kinds, times, values, attrs, jobID).Scan(&inserted, &updated)
-	return inserted, updated, err
+	if err != nil {
+		return 0, 0, err
+	}
+	return inserted, updated, names.write(ctx, tx, tenantID)
 }
 
 // UpsertEvidence writes evidence rows keyed by (tenant, snippet_id), like UpsertEvents.
@@ -259,9 +265,11 @@ func UpsertEvidence(ctx context.Context, tx pgx.Tx, tenantID, jobID string, rows
 	}
 	ids, programs, participants := make([]string, len(rows)), make([]int64, len(rows)), make([]string, len(rows))
 	texts, sources, times := make([]string, len(rows)), make([]string, len(rows)), make([]time.Time, len(rows))
+	var names participantNames
 	for i, r := range rows {
 		ids[i], programs[i], participants[i] = r.SnippetID, r.ProgramID, r.ParticipantID
 		texts[i], sources[i], times[i] = r.Text, r.Source, r.OccurredAt
+		names.add(r.ParticipantID, r.ParticipantName)
 	}
 	err = tx.QueryRow(ctx, `
 		WITH written AS (
@@ -282,5 +290,8 @@ func UpsertEvidence(ctx context.Context, tx pgx.Tx, tenantID, jobID string, rows
 		)
 		SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written`,
 		tenantID, ids, programs, participants, texts, sources, times, jobID).Scan(&inserted, &updated)
-	return inserted, updated, err
+	if err != nil {
+		return 0, 0, err
+	}
+	return inserted, updated, names.write(ctx, tx, tenantID)
 }

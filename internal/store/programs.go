@@ -15,15 +15,6 @@ type Program struct {
 	Description string `json:"description"`
 }
 
-// Participant is a pseudonymous participant; the name is kept for the report redactor.
-type Participant struct {
-	TenantID string
-	ID       string
-	FullName string
-	Email    string
-	Phone    string
-}
-
 // UpsertPrograms creates or renames the programs, keyed by tenant and code.
 func (s *Store) UpsertPrograms(ctx context.Context, programs []Program) error {
 	batch := &pgx.Batch{}
@@ -50,34 +41,6 @@ func (s *Store) ProgramIDs(ctx context.Context, tenantID string) (map[string]int
 		return nil
 	})
 	return ids, err
-}
-
-// UpsertParticipants creates or updates participant records, keyed by tenant and ID.
-func (s *Store) UpsertParticipants(ctx context.Context, ps []Participant) error {
-	rows := make([][]any, 0, len(ps))
-	for _, p := range ps {
-		rows = append(rows, []any{p.TenantID, p.ID, p.FullName, p.Email, p.Phone})
-	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE participants_in (LIKE participants INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
-		return err
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"participants_in"},
-		[]string{"tenant_id", "id", "full_name", "email", "phone"}, pgx.CopyFromRows(rows)); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO participants (tenant_id, id, full_name, email, phone)
-		SELECT tenant_id, id, full_name, email, phone FROM participants_in
-		ON CONFLICT (tenant_id, id) DO UPDATE SET full_name = EXCLUDED.full_name,
-			email = EXCLUDED.email, phone = EXCLUDED.phone`); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
 }
 
 // HasImpactEventsPrefixed reports whether the tenant has an impact event whose ID starts

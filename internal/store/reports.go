@@ -135,6 +135,30 @@ func (s *Store) SetTenantAISettings(ctx context.Context, tenantID string, a AISe
 	return err
 }
 
+// RedactionNames returns the tenant's names list: extra names its reports' redactor treats
+// as people. ErrNotFound when the tenant does not exist.
+func (s *Store) RedactionNames(ctx context.Context, tenantID string) ([]string, error) {
+	var names []string
+	err := s.pool.QueryRow(ctx, `
+		SELECT coalesce(st.redaction_names, '{}')
+		FROM tenants t LEFT JOIN tenant_ai_settings st ON st.tenant_id = t.id
+		WHERE t.id = $1`, tenantID).Scan(&names)
+	return names, notFound(err)
+}
+
+// SetRedactionNames replaces the tenant's names list, leaving its other AI settings as
+// they are. Reports read the list when they redact, so the next one uses it.
+func (s *Store) SetRedactionNames(ctx context.Context, tenantID string, names []string) error {
+	if names == nil {
+		names = []string{}
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO tenant_ai_settings (tenant_id, redaction_names) VALUES ($1, $2)
+		ON CONFLICT (tenant_id) DO UPDATE SET redaction_names = EXCLUDED.redaction_names, updated_at = now()`,
+		tenantID, names)
+	return err
+}
+
 // AISpend is one settled LLM call, mirrored from the budget workflow for reporting.
 type AISpend struct {
 	ReservationID string    `json:"reservation_id"`
@@ -277,6 +301,8 @@ type Report struct {
 	Sections   []ReportSection `json:"sections"`
 	Lineage    Lineage         `json:"lineage"`
 	CreatedAt  time.Time       `json:"created_at"`
+	// TextsPurgedAt is when retention deleted the report's sections; the lineage stays.
+	TextsPurgedAt *time.Time `json:"texts_purged_at,omitempty"`
 }
 
 // SaveReport writes the report, its sections and citations in one transaction. A report
@@ -349,11 +375,12 @@ func (s *Store) Report(ctx context.Context, tenantID, id string) (Report, error)
 	l := &r.Lineage
 	err := s.pool.QueryRow(ctx, `
 		SELECT status, locale, period_from, period_to, program_codes, model, offline, prompt_version, tokens_in,
-			tokens_out, cost_micros, duration_ms, coverage, names_restored, redactions, metrics, workflow_id, run_id, created_at
+			tokens_out, cost_micros, duration_ms, coverage, names_restored, redactions, metrics, workflow_id, run_id, created_at,
+			texts_purged_at
 		FROM report_lineage WHERE tenant_id = $1 AND report_id = $2`, tenantID, id).
 		Scan(&r.Status, &r.Locale, &from, &to, &r.Programs, &l.Model, &l.Offline, &l.PromptVersion, &l.TokensIn,
 			&l.TokensOut, &l.CostMicros, &l.DurationMS, &l.Coverage, &l.NamesRestored, &red, &l.Metrics,
-			&l.WorkflowID, &l.RunID, &r.CreatedAt)
+			&l.WorkflowID, &l.RunID, &r.CreatedAt, &r.TextsPurgedAt)
 	if err != nil {
 		return Report{}, notFound(err)
 	}
