@@ -33,10 +33,10 @@ const (
 // dsarNeedles are the strings of hers no store may hold after the erasure.
 var dsarNeedles = []string{dsarName, "Thandiwe", "Oyelaran", dsarEmail, dsarPhone, "7700900461", dsarEvidence}
 
-// historyConverter decodes the payloads of the histories the scan reads, as an operator
-// with the keys would read them. Payloads are plaintext JSON until the payload codec lands;
-// then this is the codec's data converter.
-var historyConverter = converter.GetDefaultDataConverter()
+// historyConverter decodes the payloads of the histories the scan reads with the tenant's
+// keys, as an operator signed in to the codec would read them: encryption alone does not
+// count as erasure while its key still opens the data.
+func historyConverter() converter.DataConverter { return env.payloads }
 
 // privacyTenant makes a tenant with a program, an admin and an operator key, and her
 // participant record beside another's.
@@ -317,7 +317,7 @@ func scanStores(t *testing.T) map[string][]string {
 		if a, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction); ok {
 			for _, arg := range a.Args {
 				if p, ok := arg.(*commonpb.Payload); ok {
-					texts = append(texts, historyConverter.ToString(p))
+					texts = append(texts, historyConverter().ToString(p))
 				}
 			}
 		}
@@ -365,7 +365,7 @@ func scanHistories(t *testing.T, query string, hit func(store, where, text strin
 // payloadTexts appends every payload in m, decoded with historyConverter.
 func payloadTexts(m protoreflect.Message, out *[]string) {
 	if p, ok := m.Interface().(*commonpb.Payload); ok {
-		*out = append(*out, historyConverter.ToString(p))
+		*out = append(*out, historyConverter().ToString(p))
 		return
 	}
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -58,7 +59,10 @@ type Deps struct {
 	SyncMetrics    *analyticsact.Metrics
 	// Namespace is the Temporal namespace of Client, where the privacy jobs delete
 	// executions ("" means "default").
-	Namespace string
+	// DataConverter is the clients' converter (the payload codec), with which the privacy
+	// jobs read the inputs of a tenant's workflows; nil: the SDK's default.
+	DataConverter converter.DataConverter
+	Namespace     string
 }
 
 // DeliveryDeps configures the delivery workers.
@@ -297,7 +301,7 @@ func privacyWorker(d Deps) worker.Worker {
 	}
 	acts := &privacyact.Activities{
 		Postgres: privacy.Postgres{Pool: d.Store.Pool()}, Analytics: d.Analytics,
-		Temporal: privacy.Temporal{Client: d.Client, Namespace: ns}, Events: events.Emitter{Client: d.Client},
+		Temporal: privacy.Temporal{Client: d.Client, Namespace: ns, DataConverter: d.DataConverter}, Events: events.Emitter{Client: d.Client},
 		Store: d.Store,
 	}
 	// The analytics cache, when it can delete a tenant's answers (analytics.Cache can), is
