@@ -140,7 +140,7 @@ func run(m *testing.M) int {
 	env.redisPrefix = fmt.Sprintf("impactflow-test-api-%d:", os.Getpid())
 	defer cleanRedis(rdb, env.redisPrefix)
 	env.cache = &analytics.Cache{Redis: rdb, Prefix: env.redisPrefix}
-	env.workerDeps = workers.Deps{Client: env.temporal, Store: env.store,
+	env.workerDeps = workers.Deps{Client: env.temporal, Store: env.store, DataConverter: env.payloads,
 		Writer: llm.NewOpenAI(llm.OpenAIConfig{BaseURL: llmSrv.URL + "/v1", APIKey: "sk-sandbox", Model: "gpt-4o-mini", Prices: prices}),
 		Prices: prices, Metrics: reg, Logger: log,
 		Deliveries: partnerEnv.deps, Notifications: notify,

@@ -17,6 +17,7 @@ import (
 	"github.com/impactflow/impactflow/internal/analytics"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/metrics"
+	"github.com/impactflow/impactflow/internal/privacy"
 	"github.com/impactflow/impactflow/internal/secrets"
 	"github.com/impactflow/impactflow/internal/store"
 	"github.com/impactflow/impactflow/temporal/codec"
@@ -51,9 +52,6 @@ type Deps struct {
 
 	// Codec is the remote codec endpoint's configuration.
 	Codec CodecConfig
-	// EraseParticipant starts a participant's erasure, for DELETE /v1/participants/:id
-	// (nil: that route answers 501 and deletes nothing).
-	EraseParticipant ParticipantEraser
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -82,11 +80,12 @@ type Server struct {
 	analyticsCache  *analytics.Cache
 	analyticsBudget *analytics.Budget
 
-	codecKeys        codec.Keys
-	payloads         converter.DataConverter // decodes the payloads handlers read from histories
-	codecNamespace   string
-	codecOrigins     map[string]bool
-	eraseParticipant ParticipantEraser
+	codecKeys      codec.Keys
+	payloads       converter.DataConverter // decodes the payloads handlers read from histories
+	codecNamespace string
+	codecOrigins   map[string]bool
+
+	privacy privacy.Service
 }
 
 // New returns the API as an http.Handler.
@@ -100,7 +99,6 @@ func New(d Deps) http.Handler {
 		notify:    d.Notifications,
 		analytics: d.Analytics, analyticsCache: d.AnalyticsCache, analyticsBudget: d.AnalyticsBudget,
 		codecKeys: d.Codec.Keys, codecNamespace: d.Codec.Namespace, codecOrigins: map[string]bool{},
-		eraseParticipant: d.EraseParticipant,
 	}
 	for _, o := range d.Codec.AllowedOrigins {
 		s.codecOrigins[o] = true
@@ -108,6 +106,9 @@ func New(d Deps) http.Handler {
 	s.payloads = converter.GetDefaultDataConverter()
 	if d.Codec.Keys != nil {
 		s.payloads = codec.NewDataConverter(d.Codec.Keys)
+	}
+	if d.Store != nil {
+		s.privacy = privacy.Service{Postgres: privacy.Postgres{Pool: d.Store.Pool()}, Jobs: d.Jobs}
 	}
 	return s.engine()
 }
@@ -200,11 +201,14 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/participants", role: store.RoleOperator, handler: s.upsertParticipants, doc: docUpsertParticipants},
 		{method: "GET", path: "/v1/participants", role: store.RoleOperator, handler: s.listParticipants, doc: docListParticipants},
 		{method: "GET", path: "/v1/participants/:id", role: store.RoleOperator, handler: s.getParticipant, doc: docGetParticipant},
-		{method: "DELETE", path: "/v1/participants/:id", role: store.RoleAdmin, handler: s.deleteParticipant, doc: docDeleteParticipant},
 		{method: "GET", path: "/v1/privacy/names", role: store.RoleAdmin, handler: s.getRedactionNames, doc: docGetRedactionNames},
 		{method: "PUT", path: "/v1/privacy/names", role: store.RoleAdmin, handler: s.putRedactionNames, doc: docPutRedactionNames},
 		{method: "GET", path: "/v1/privacy/retention", role: store.RoleAdmin, handler: s.getRetention, doc: docGetRetention},
 		{method: "PUT", path: "/v1/privacy/retention", role: store.RoleAdmin, handler: s.putRetention, doc: docPutRetention},
+		{method: "POST", path: "/v1/privacy/participants/:id/export", role: store.RoleAdmin, handler: s.exportParticipant, doc: docExportParticipant},
+		{method: "POST", path: "/v1/privacy/participants/:id/erase", role: store.RoleAdmin, handler: s.eraseParticipant, doc: docEraseParticipant},
+		{method: "DELETE", path: "/v1/participants/:id", role: store.RoleAdmin, handler: s.eraseParticipant, doc: docDeleteParticipant},
+		{method: "GET", path: "/v1/privacy/exports/:id", role: store.RoleAdmin, handler: s.getExport, doc: docGetExport},
 	}
 }
 

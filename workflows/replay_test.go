@@ -78,5 +78,7 @@ func replay(payloads *codec.DataConverter, file string) error {
 	r.RegisterWorkflow(ClassifyWorkflow)
 	r.RegisterWorkflow(RetentionWorkflow)
 	r.RegisterWorkflow(TenantRetentionWorkflow)
+	r.RegisterWorkflow(PrivacyExportWorkflow)
+	r.RegisterWorkflow(PrivacyEraseWorkflow)
 	return r.ReplayWorkflowHistoryFromJSONFile(nil, file)
 }

@@ -109,7 +109,7 @@ func (p *platform) close() {
 }
 
 func (p *platform) startWorkers() (*workers.Workers, error) {
-	d := workers.Deps{Client: p.temporal, Store: p.store}
+	d := workers.Deps{Client: p.temporal, Store: p.store, Namespace: p.cfg.TemporalNamespace, DataConverter: p.payloads}
 	// Reports: the live LLM when a key is set, else the offline extractive writer.
 	d.Writer, d.Prices, d.Metrics, d.Logger = reportWriter(p.cfg), p.cfg.LLMPrices, p.metrics, p.log
 	d.AIBudgetMicros, d.RedactionNames, d.RedactionAggressive = p.cfg.AIBudgetDefaultMicros, p.cfg.RedactionNames, p.cfg.RedactionAggressive
