@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/impactflow/impactflow/internal/store"
+	"github.com/impactflow/impactflow/temporal/codec"
 )
 
 // principal is who is calling: a tenant's API key.
@@ -104,41 +105,56 @@ func (kc *keyCache) shouldTouch(id uuid.UUID, now time.Time) bool {
 // authenticate requires a valid Bearer key and records who is calling.
 func (s *Server) authenticate() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		secret, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-		secret = strings.TrimSpace(secret)
-		if !ok || secret == "" {
+		secret, ok := bearerKey(c)
+		if !ok {
 			c.Header("WWW-Authenticate", `Bearer realm="impactflow"`)
 			s.fail(c, &apiError{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "an API key is required: Authorization: Bearer <key>"})
 			return
 		}
-		hash := store.HashKey(secret)
-		k, ok := s.keys.get(string(hash))
-		if !ok {
-			var err error
-			k, err = s.store.APIKeyByHash(c.Request.Context(), hash)
-			if errors.Is(err, store.ErrNotFound) {
-				c.Header("WWW-Authenticate", `Bearer realm="impactflow", error="invalid_token"`)
-				s.fail(c, &apiError{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "the API key is not valid or has been revoked"})
-				return
-			}
-			if err != nil {
-				s.fail(c, err)
-				return
-			}
-			s.keys.put(string(hash), k)
+		if s.admit(c, store.HashKey(secret)) {
+			c.Next()
 		}
-		if now := time.Now(); s.keys.shouldTouch(k.ID, now) {
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				if err := s.store.TouchAPIKey(ctx, k.ID, now); err != nil {
-					s.log.Warn("record API key use", "key_prefix", k.Prefix, "err", err)
-				}
-			}()
-		}
-		c.Set(principalKey, principal{KeyID: k.ID, TenantID: k.TenantID, Role: k.Role, Prefix: k.Prefix})
-		c.Next()
 	}
+}
+
+// bearerKey is the API key of the Authorization header.
+func bearerKey(c *gin.Context) (string, bool) {
+	secret, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	secret = strings.TrimSpace(secret)
+	return secret, ok && secret != ""
+}
+
+// admit records the caller whose key has this hash; when there is no such key it answers
+// 401 and returns false.
+func (s *Server) admit(c *gin.Context, hash []byte) bool {
+	k, ok := s.keys.get(string(hash))
+	if !ok {
+		var err error
+		k, err = s.store.APIKeyByHash(c.Request.Context(), hash)
+		if errors.Is(err, store.ErrNotFound) {
+			c.Header("WWW-Authenticate", `Bearer realm="impactflow", error="invalid_token"`)
+			s.fail(c, &apiError{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "the API key is not valid or has been revoked"})
+			return false
+		}
+		if err != nil {
+			s.fail(c, err)
+			return false
+		}
+		s.keys.put(string(hash), k)
+	}
+	if now := time.Now(); s.keys.shouldTouch(k.ID, now) {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := s.store.TouchAPIKey(ctx, k.ID, now); err != nil {
+				s.log.Warn("record API key use", "key_prefix", k.Prefix, "err", err)
+			}
+		}()
+	}
+	c.Set(principalKey, principal{KeyID: k.ID, TenantID: k.TenantID, Role: k.Role, Prefix: k.Prefix})
+	// Every Temporal call the handler makes encrypts with the caller's tenant's data key.
+	c.Request = c.Request.WithContext(codec.WithTenant(c.Request.Context(), k.TenantID))
+	return true
 }
 
 // require lets only keys whose role allows need through.

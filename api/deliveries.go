@@ -300,7 +300,7 @@ func (s *Server) deliveryRuns(ctx context.Context, id string) ([]runView, error)
 
 // sendAttempts reads the Send activity's attempts from one run's history.
 func (s *Server) sendAttempts(ctx context.Context, id, runID string) ([]attemptView, error) {
-	dc := converter.GetDefaultDataConverter()
+	dc := s.payloads
 	var out []attemptView
 	sendIDs := map[int64]bool{}
 	started := map[int64]int{} // scheduled ID → index of the final attempt's entry

@@ -28,6 +28,7 @@ import (
 	"github.com/impactflow/impactflow/internal/store"
 	"github.com/impactflow/impactflow/migrations"
 	"github.com/impactflow/impactflow/temporal"
+	"github.com/impactflow/impactflow/temporal/codec"
 	"github.com/impactflow/impactflow/temporal/devserver"
 	"github.com/impactflow/impactflow/workers"
 )
@@ -38,6 +39,10 @@ var env struct {
 	dbURL    string
 	store    *store.Store
 	temporal client.Client
+	// payloads encrypts every payload, with data keys in env.store wrapped by a test key
+	// (or, when recording replay histories, the test-only keys committed beside them).
+	payloads *codec.DataConverter
+	keyring  *codec.Keyring // nil when recording
 	jobs     *jobs.Service
 	api      *httptest.Server
 	keys     map[string]string // name → secret
@@ -84,7 +89,13 @@ func run(m *testing.M) int {
 	}
 	defer env.store.Close()
 	reg := metrics.New()
-	if env.temporal, err = temporal.NewClient(temporal.ClientOptions{Address: srv.FrontendAddr(), Namespace: "default", Logger: log, Metrics: reg.TemporalHandler()}); err != nil {
+	if env.payloads, err = payloadConverter(); err != nil {
+		fmt.Fprintln(os.Stderr, "payload keys:", err)
+		return 1
+	}
+	defer saveRecordedKeys()
+	if env.temporal, err = temporal.NewClient(temporal.ClientOptions{Address: srv.FrontendAddr(), Namespace: "default", Logger: log, Metrics: reg.TemporalHandler(),
+		DataConverter: env.payloads}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -96,7 +107,7 @@ func run(m *testing.M) int {
 	prices := llm.DefaultPrices()
 	prices.Models[budgetTestModel] = llm.Price{InputPerMillion: 0, OutputPerMillion: 1000}
 	env.metrics = reg
-	env.jobs = jobs.NewService(env.temporal, "default")
+	env.jobs = jobs.NewService(env.temporal, "default", env.payloads)
 	stopPartners, err := startPartners()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "partners:", err)
@@ -129,7 +140,7 @@ func run(m *testing.M) int {
 	env.redisPrefix = fmt.Sprintf("impactflow-test-api-%d:", os.Getpid())
 	defer cleanRedis(rdb, env.redisPrefix)
 	env.cache = &analytics.Cache{Redis: rdb, Prefix: env.redisPrefix}
-	env.workerDeps = workers.Deps{Client: env.temporal, Store: env.store,
+	env.workerDeps = workers.Deps{Client: env.temporal, Store: env.store, DataConverter: env.payloads,
 		Writer: llm.NewOpenAI(llm.OpenAIConfig{BaseURL: llmSrv.URL + "/v1", APIKey: "sk-sandbox", Model: "gpt-4o-mini", Prices: prices}),
 		Prices: prices, Metrics: reg, Logger: log,
 		Deliveries: partnerEnv.deps, Notifications: notify,
@@ -147,6 +158,7 @@ func run(m *testing.M) int {
 		SecretBox: partnerEnv.deps.Box, DeliveryAttemptTimeout: partnerEnv.deps.AttemptTimeout, DeliveryRetryMaxInterval: testRetryMaxInterval,
 		Analytics: env.analytics, AnalyticsCache: env.cache,
 		AnalyticsBudget: &analytics.Budget{Redis: rdb, Prefix: env.redisPrefix, Limit: testAnalyticsBudget},
+		Codec:           api.CodecConfig{Keys: env.payloads.Keys(), Namespace: "default", AllowedOrigins: []string{testUIOrigin}},
 	}))
 	defer env.api.Close()
 

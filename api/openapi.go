@@ -44,7 +44,7 @@ var (
 
 	docListJobs = operation{Summary: "The tenant's jobs, newest first, from Temporal visibility", Tag: "jobs",
 		Query: []param{
-			{"kind", "string", "import | report | delivery | notification | clickhouse_sync | delivery_replay | classification"},
+			{"kind", "string", "import | report | delivery | notification | clickhouse_sync | delivery_replay | classification | privacy_export | privacy_erase"},
 			{"status", "string", "queued | running | completed | failed | canceled | timed_out"},
 			{"page_size", "integer", "1-100, default 20"},
 			{"page_token", "string", "next_page_token of the previous page"},
@@ -200,7 +200,7 @@ func (s *Server) openAPIDocument() obj {
 			"description": "Durable CSR impact workflows on Temporal. Every job-starting POST answers 202 with a Location: /v1/jobs/{id} header; GET /v1/jobs/{id} returns the same shape."},
 		"paths": paths,
 		"components": obj{
-			"schemas":         withSchemas(schemas(), reportSchemas(), classifySchemas(), participantSchemas()),
+			"schemas":         withSchemas(schemas(), reportSchemas(), classifySchemas(), codecSchemas(), participantSchemas(), privacySchemas()),
 			"securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer", "description": "an impactflow API key (ifk_...)"}},
 		},
 	}

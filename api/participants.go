@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -18,13 +17,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/impactflow/impactflow/internal/ingest"
-	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/store"
 )
-
-// ParticipantEraser starts the privacy_erase job of one of the tenant's participants, the
-// job POST /v1/privacy/participants/:id/erase starts, and returns it.
-type ParticipantEraser func(ctx context.Context, tenantID, participantID, reason string) (jobs.Job, error)
 
 // Limits of the participant and names routes.
 const (
@@ -280,33 +274,6 @@ func participantsAfter(token string) (string, error) {
 		return "", badRequest("page_token", "page_token is not a token this API issued")
 	}
 	return id, nil
-}
-
-// deleteParticipant erases the participant: it starts the privacy_erase job, which
-// removes them from every store, and answers 202 with it. A participant without a record
-// here is a 404; erase them by ID with POST /v1/privacy/participants/:id/erase.
-func (s *Server) deleteParticipant(c *gin.Context) {
-	ctx := c.Request.Context()
-	tenant, id := mustPrincipal(c).TenantID, c.Param("id")
-	if _, err := s.store.Participant(ctx, tenant, id); err != nil {
-		s.fail(c, err)
-		return
-	}
-	if s.eraseParticipant == nil {
-		s.fail(c, &apiError{Status: http.StatusNotImplemented, Code: "not_implemented",
-			Message: "erasure is not available in this build; nothing was deleted"})
-		return
-	}
-	reason := strings.TrimSpace(c.Query("reason"))
-	if reason == "" {
-		reason = "DELETE /v1/participants/" + id
-	}
-	job, err := s.eraseParticipant(ctx, tenant, id, reason)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	accepted(c, job)
 }
 
 // namesList is the body of GET and PUT /v1/privacy/names.

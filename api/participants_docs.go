@@ -12,9 +12,6 @@ var (
 		Responses: map[int]string{200: "ParticipantPage", 400: "Error", 401: "Error", 403: "Error", 503: "Error"}}
 	docGetParticipant = operation{Summary: "A participant's record (404 for another tenant's)", Tag: "privacy",
 		Responses: map[int]string{200: "Participant", 401: "Error", 403: "Error", 404: "Error", 503: "Error"}}
-	docDeleteParticipant = operation{Summary: "Erase a participant: starts the privacy_erase job (as POST /v1/privacy/participants/{id}/erase does); 501 where erasure is not available",
-		Tag: "privacy", Query: []param{{"reason", "string", "why, recorded with the job (default: this route)"}},
-		Responses: map[int]string{202: "Job", 401: "Error", 403: "Error", 404: "Error", 501: "Error", 503: "Error"}}
 	docGetRedactionNames = operation{Summary: "The tenant's names list: extra names the redactor treats as people", Tag: "privacy",
 		Responses: map[int]string{200: "NamesList", 401: "Error", 403: "Error", 503: "Error"}}
 	docPutRedactionNames = operation{Summary: "Replace the tenant's names list (at most 10,000 names of 2-200 characters, trimmed, repeats dropped); the next report or classification uses it",

@@ -15,6 +15,7 @@ import (
 
 	openaisandbox "github.com/impactflow/impactflow/internal/sandbox/openai"
 	"github.com/impactflow/impactflow/internal/store"
+	"github.com/impactflow/impactflow/temporal/codec"
 )
 
 // budgetTestModel is priced at $1000 per million output tokens and nothing for input in
@@ -261,8 +262,13 @@ func TestReportBudgetUnderConcurrency(t *testing.T) {
 func historyPayloads(t *testing.T, id string) string {
 	t.Helper()
 	var b strings.Builder
+	// Decoded as an operator reads them: what is encrypted must be redacted all the same.
 	add := func(p *commonpb.Payloads) {
-		for _, x := range p.GetPayloads() {
+		decoded, err := codec.Decode(context.Background(), env.payloads.Keys(), p.GetPayloads())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range decoded {
 			b.Write(x.GetData())
 		}
 	}

@@ -11,13 +11,16 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/impactflow/impactflow/activities/deliveries"
 	"github.com/impactflow/impactflow/internal/analytics"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/internal/metrics"
+	"github.com/impactflow/impactflow/internal/privacy"
 	"github.com/impactflow/impactflow/internal/secrets"
 	"github.com/impactflow/impactflow/internal/store"
+	"github.com/impactflow/impactflow/temporal/codec"
 )
 
 // Deps is what the API needs; main builds it.
@@ -47,9 +50,8 @@ type Deps struct {
 	AnalyticsCache  *analytics.Cache
 	AnalyticsBudget *analytics.Budget
 
-	// EraseParticipant starts a participant's erasure, for DELETE /v1/participants/:id
-	// (nil: that route answers 501 and deletes nothing).
-	EraseParticipant ParticipantEraser
+	// Codec is the remote codec endpoint's configuration.
+	Codec CodecConfig
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
@@ -78,7 +80,12 @@ type Server struct {
 	analyticsCache  *analytics.Cache
 	analyticsBudget *analytics.Budget
 
-	eraseParticipant ParticipantEraser
+	codecKeys      codec.Keys
+	payloads       converter.DataConverter // decodes the payloads handlers read from histories
+	codecNamespace string
+	codecOrigins   map[string]bool
+
+	privacy privacy.Service
 }
 
 // New returns the API as an http.Handler.
@@ -91,7 +98,17 @@ func New(d Deps) http.Handler {
 		replayer:  &deliveries.Replayer{Store: d.Store, Jobs: d.Jobs},
 		notify:    d.Notifications,
 		analytics: d.Analytics, analyticsCache: d.AnalyticsCache, analyticsBudget: d.AnalyticsBudget,
-		eraseParticipant: d.EraseParticipant,
+		codecKeys: d.Codec.Keys, codecNamespace: d.Codec.Namespace, codecOrigins: map[string]bool{},
+	}
+	for _, o := range d.Codec.AllowedOrigins {
+		s.codecOrigins[o] = true
+	}
+	s.payloads = converter.GetDefaultDataConverter()
+	if d.Codec.Keys != nil {
+		s.payloads = codec.NewDataConverter(d.Codec.Keys)
+	}
+	if d.Store != nil {
+		s.privacy = privacy.Service{Postgres: privacy.Postgres{Pool: d.Store.Pool()}, Jobs: d.Jobs}
 	}
 	return s.engine()
 }
@@ -102,6 +119,7 @@ type route struct {
 	path    string
 	role    store.Role // "" for public routes
 	upload  bool       // takes an import upload, capped at MaxImportBytes instead of MaxBodyBytes
+	codec   bool       // the remote codec's: CORS for the Temporal UI, its session cookie accepted for a Bearer key
 	handler gin.HandlerFunc
 	doc     operation
 }
@@ -171,16 +189,26 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/evidence/classify", role: store.RoleOperator, handler: s.classifyEvidence, doc: docClassifyEvidence},
 		{method: "GET", path: "/v1/evidence/:id", role: store.RoleViewer, handler: s.getEvidence, doc: docGetEvidence},
 
+		// Temporal's remote codec protocol, for the Temporal UI and CLI.
+		{method: "POST", path: "/codec/decode", role: store.RoleOperator, codec: true, handler: s.codecDecode, doc: docCodecDecode},
+		{method: "POST", path: "/codec/encode", role: store.RoleOperator, codec: true, handler: s.codecEncode, doc: docCodecEncode},
+		{method: "OPTIONS", path: "/codec/decode", codec: true, handler: s.codecPreflight, doc: docCodecPreflight},
+		{method: "OPTIONS", path: "/codec/encode", codec: true, handler: s.codecPreflight, doc: docCodecPreflight},
+		{method: "GET", path: "/codec/signin", handler: s.codecSignInPage, doc: docCodecSignInPage},
+		{method: "POST", path: "/codec/signin", handler: s.codecSignIn, doc: docCodecSignIn},
 		// Participant records and the names list are personal data: operators read and
 		// write records (as imports do), erasing one and the names list are admin's.
 		{method: "POST", path: "/v1/participants", role: store.RoleOperator, handler: s.upsertParticipants, doc: docUpsertParticipants},
 		{method: "GET", path: "/v1/participants", role: store.RoleOperator, handler: s.listParticipants, doc: docListParticipants},
 		{method: "GET", path: "/v1/participants/:id", role: store.RoleOperator, handler: s.getParticipant, doc: docGetParticipant},
-		{method: "DELETE", path: "/v1/participants/:id", role: store.RoleAdmin, handler: s.deleteParticipant, doc: docDeleteParticipant},
 		{method: "GET", path: "/v1/privacy/names", role: store.RoleAdmin, handler: s.getRedactionNames, doc: docGetRedactionNames},
 		{method: "PUT", path: "/v1/privacy/names", role: store.RoleAdmin, handler: s.putRedactionNames, doc: docPutRedactionNames},
 		{method: "GET", path: "/v1/privacy/retention", role: store.RoleAdmin, handler: s.getRetention, doc: docGetRetention},
 		{method: "PUT", path: "/v1/privacy/retention", role: store.RoleAdmin, handler: s.putRetention, doc: docPutRetention},
+		{method: "POST", path: "/v1/privacy/participants/:id/export", role: store.RoleAdmin, handler: s.exportParticipant, doc: docExportParticipant},
+		{method: "POST", path: "/v1/privacy/participants/:id/erase", role: store.RoleAdmin, handler: s.eraseParticipant, doc: docEraseParticipant},
+		{method: "DELETE", path: "/v1/participants/:id", role: store.RoleAdmin, handler: s.eraseParticipant, doc: docDeleteParticipant},
+		{method: "GET", path: "/v1/privacy/exports/:id", role: store.RoleAdmin, handler: s.getExport, doc: docGetExport},
 	}
 }
 
@@ -202,7 +230,13 @@ func (s *Server) engine() *gin.Engine {
 			limit = s.maxImportBytes
 		}
 		chain := []gin.HandlerFunc{limitBody(limit)}
-		if r.role != "" {
+		if r.codec {
+			chain = append(chain, s.codecCORS())
+		}
+		switch {
+		case r.role != "" && r.codec:
+			chain = append(chain, s.authenticateCodec(), s.require(r.role))
+		case r.role != "":
 			chain = append(chain, s.authenticate(), s.require(r.role))
 		}
 		e.Handle(r.method, r.path, append(chain, r.handler)...)

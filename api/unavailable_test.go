@@ -28,7 +28,7 @@ func TestDependencyDownIs503(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	defer rdb.Close()
 	srv := httptest.NewServer(api.New(api.Deps{
-		Store: env.store, Jobs: jobs.NewService(dead, "default"), Temporal: dead, Redis: rdb, Metrics: metrics.New(),
+		Store: env.store, Jobs: jobs.NewService(dead, "default", nil), Temporal: dead, Redis: rdb, Metrics: metrics.New(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20, MaxImportBytes: 1 << 20, Version: "test",
 	}))
 	defer srv.Close()
@@ -71,7 +71,7 @@ func TestIdempotentRetryAfterOutage(t *testing.T) {
 	}
 	defer dead.Close()
 	down := httptest.NewServer(api.New(api.Deps{
-		Store: env.store, Jobs: jobs.NewService(dead, "default"), Temporal: dead, Redis: redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"}),
+		Store: env.store, Jobs: jobs.NewService(dead, "default", nil), Temporal: dead, Redis: redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"}),
 		Metrics: metrics.New(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20, MaxImportBytes: 1 << 20, Version: "test",
 	}))
 	defer down.Close()

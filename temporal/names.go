@@ -29,7 +29,7 @@ const (
 	TaskQueueNotifications = "impactflow-notifications"
 	// TaskQueueAnalytics runs ClickHouseSyncWorkflow and its activities.
 	TaskQueueAnalytics = "impactflow-analytics"
-	// TaskQueuePrivacy runs the privacy jobs: retention purges.
+	// TaskQueuePrivacy runs the privacy jobs: export and erasure of a participant, retention purges.
 	TaskQueuePrivacy = "impactflow-privacy"
 )
 

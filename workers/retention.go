@@ -9,9 +9,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	sdktemporal "go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/worker"
 
-	"github.com/impactflow/impactflow/activities/privacy"
 	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/temporal"
 	"github.com/impactflow/impactflow/workflows"
@@ -22,19 +20,6 @@ const RetentionScheduleID = "privacy-retention"
 
 // retentionHour is when, in UTC, the daily run starts: a quiet hour for most tenants.
 const retentionHour = 3
-
-// privacyWorker runs the privacy jobs. Purges are Postgres-bound batches: two at once keep
-// the database busy without starving the API.
-func privacyWorker(d Deps) worker.Worker {
-	pw := worker.New(d.Client, temporal.TaskQueuePrivacy, worker.Options{
-		MaxConcurrentActivityExecutionSize: 2,
-		WorkerStopTimeout:                  stopTimeout,
-	})
-	pw.RegisterWorkflow(workflows.RetentionWorkflow)
-	pw.RegisterWorkflow(workflows.TenantRetentionWorkflow)
-	pw.RegisterActivity(&privacy.Activities{Store: d.Store})
-	return pw
-}
 
 // RetentionSchedule says how retention is scheduled; the zero value is the daily run.
 type RetentionSchedule struct {

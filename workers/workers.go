@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/impactflow/impactflow/activities/deliveries"
 	"github.com/impactflow/impactflow/activities/imports"
 	"github.com/impactflow/impactflow/activities/notifications"
+	privacyact "github.com/impactflow/impactflow/activities/privacy"
 	"github.com/impactflow/impactflow/activities/reports"
 	"github.com/impactflow/impactflow/internal/analytics"
 	"github.com/impactflow/impactflow/internal/budget"
@@ -27,6 +29,7 @@ import (
 	"github.com/impactflow/impactflow/internal/metrics"
 	"github.com/impactflow/impactflow/internal/notify/providers"
 	"github.com/impactflow/impactflow/internal/notify/quota"
+	"github.com/impactflow/impactflow/internal/privacy"
 	"github.com/impactflow/impactflow/internal/secrets"
 	"github.com/impactflow/impactflow/internal/store"
 	"github.com/impactflow/impactflow/temporal"
@@ -54,6 +57,12 @@ type Deps struct {
 	Analytics      *analytics.DB
 	AnalyticsCache analyticsact.Invalidator
 	SyncMetrics    *analyticsact.Metrics
+	// Namespace is the Temporal namespace of Client, where the privacy jobs delete
+	// executions ("" means "default").
+	// DataConverter is the clients' converter (the payload codec), with which the privacy
+	// jobs read the inputs of a tenant's workflows; nil: the SDK's default.
+	DataConverter converter.DataConverter
+	Namespace     string
 }
 
 // DeliveryDeps configures the delivery workers.
@@ -128,7 +137,6 @@ func Start(d Deps) (*Workers, error) {
 		nw.RegisterActivity(&notifications.Activities{Store: d.Store, Quota: n.Quota, Senders: n.Senders})
 		w.all = append(w.all, nw)
 	}
-	w.all = append(w.all, privacyWorker(d))
 	if d.Analytics != nil {
 		an := worker.New(d.Client, temporal.TaskQueueAnalytics, worker.Options{
 			// One sync writes ClickHouse at a time per worker; the schedule skips overlaps.
@@ -140,6 +148,7 @@ func Start(d Deps) (*Workers, error) {
 			Cache: d.AnalyticsCache, Metrics: d.SyncMetrics})
 		w.all = append(w.all, an)
 	}
+	w.all = append(w.all, privacyWorker(d))
 
 	for _, each := range w.all {
 		if err := each.Start(); err != nil {
@@ -281,4 +290,33 @@ func GooderaRate(limit int, window time.Duration) float64 {
 		free = 1
 	}
 	return free / (window + time.Second).Seconds()
+}
+
+// privacyWorker runs the privacy jobs. They are rare and each touches every store, so a
+// few at a time are plenty.
+func privacyWorker(d Deps) worker.Worker {
+	ns := d.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	acts := &privacyact.Activities{
+		Postgres: privacy.Postgres{Pool: d.Store.Pool()}, Analytics: d.Analytics,
+		Temporal: privacy.Temporal{Client: d.Client, Namespace: ns, DataConverter: d.DataConverter}, Events: events.Emitter{Client: d.Client},
+		Store: d.Store,
+	}
+	// The analytics cache, when it can delete a tenant's answers (analytics.Cache can), is
+	// purged by an erasure; one that can only invalidate them leaves nothing to purge here.
+	if c, ok := d.AnalyticsCache.(privacyact.CachePurger); ok {
+		acts.Cache = c
+	}
+	pw := worker.New(d.Client, temporal.TaskQueuePrivacy, worker.Options{
+		MaxConcurrentActivityExecutionSize: 4,
+		WorkerStopTimeout:                  stopTimeout,
+	})
+	pw.RegisterWorkflowWithOptions(workflows.PrivacyExportWorkflow, workflow.RegisterOptions{Name: privacy.ExportWorkflow})
+	pw.RegisterWorkflowWithOptions(workflows.PrivacyEraseWorkflow, workflow.RegisterOptions{Name: privacy.EraseWorkflow})
+	pw.RegisterWorkflow(workflows.RetentionWorkflow)
+	pw.RegisterWorkflow(workflows.TenantRetentionWorkflow)
+	pw.RegisterActivity(acts)
+	return pw
 }

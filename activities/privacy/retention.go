@@ -21,11 +21,6 @@ const purgeBatch = 10000
 // older than the workflow that asked. Retrying on the same worker cannot help.
 const ErrTypeNoSuchClass = "NoSuchDataClass"
 
-// Activities are the privacy activities: retention purges.
-type Activities struct {
-	Store *store.Store
-}
-
 // TenantsPageInput asks for the tenants after a cursor.
 type TenantsPageInput struct {
 	After string `json:"after"`

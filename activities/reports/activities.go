@@ -28,6 +28,7 @@ import (
 	"github.com/impactflow/impactflow/internal/redact"
 	"github.com/impactflow/impactflow/internal/store"
 	itemporal "github.com/impactflow/impactflow/temporal"
+	"github.com/impactflow/impactflow/temporal/codec"
 )
 
 // Error types the workflow's retry policies and results refer to.
@@ -63,7 +64,8 @@ type Activities struct {
 	DefaultLimitMicros int64
 	// Names are extra names the redactor treats as people (REDACTION_NAMES).
 	Names []string
-	// Aggressive keeps names redacted in the final text unless a tenant asks otherwise.
+	// Aggressive keeps names redacted in the final text unless a tenant asks otherwise, and
+	// has the redactor also take capitalised words that no list knows (REDACTION_AGGRESSIVE).
 	Aggressive bool
 	Logger     *slog.Logger
 
@@ -338,7 +340,7 @@ func (a *Activities) redactEvidenceWith(ctx context.Context, tenantID string, se
 	for _, t := range texts {
 		names = append(names, t.ParticipantName)
 	}
-	sess := a.redactors.For(names...).NewSession()
+	sess := a.redactors.ForOptions(redact.Options{Aggressive: a.Aggressive}, names...).NewSession()
 	h := sha256.New()
 	snippets := make([]llm.Snippet, 0, len(texts))
 	for _, t := range texts {
@@ -477,6 +479,7 @@ func (a *Activities) budgetSettings(ctx context.Context, tenantID string) (int64
 func (a *Activities) updateBudget(ctx context.Context, tenantID string, limit int64, tz string, req budget.BatchRequest) (budget.BatchResult, error) {
 	const name = budget.UpdateBatch
 	var out budget.BatchResult
+	ctx = codec.WithTenant(ctx, tenantID) // the budget workflow is the tenant's
 	update := client.UpdateWorkflowOptions{
 		WorkflowID:   budget.WorkflowID(tenantID),
 		UpdateID:     "batch/" + uuid.NewString(),

@@ -22,8 +22,8 @@ import (
 	"github.com/impactflow/impactflow/workers"
 )
 
-// openSecretBox reads IMPACTFLOW_SECRET_KEY; without it partner credentials cannot be
-// stored or read (the API answers 503 and sends fail with a clear error).
+// openSecretBox reads IMPACTFLOW_SECRET_KEY, which seals partner credentials and wraps the
+// payload data keys; nil when it is unset (openPlatform then refuses to start).
 func openSecretBox(cfg config.Config) (*secrets.Box, error) {
 	if cfg.SecretKey == "" {
 		return nil, nil

@@ -38,6 +38,7 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	srv, err := devserver.Start(ctx, devserver.Options{
 		DataDir: cfg.DataDir, FrontendAddr: cfg.TemporalAddress, UIAddr: cfg.TemporalUIAddr,
 		Namespace: cfg.TemporalNamespace, Retention: cfg.TemporalRetention, Logger: log,
+		CodecEndpoint: codecEndpoint(cfg),
 	})
 	if err != nil {
 		return fmt.Errorf("embedded temporal: %w", err)
@@ -146,7 +147,7 @@ func printBanner(cfg config.Config, uiURL, key string, fresh bool) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nimpactflow %s is running (Ctrl-C to stop)\n\n", version)
 	fmt.Fprintf(&b, "  API                http://%s   (OpenAPI: /openapi.json)\n", cfg.HTTPAddr)
-	fmt.Fprintf(&b, "  Temporal UI        %s\n", uiURL)
+	fmt.Fprintf(&b, "  Temporal UI        %s   (payloads are encrypted: sign in at %s/signin to read them)\n", uiURL, codecEndpoint(cfg))
 	fmt.Fprintf(&b, "  Temporal frontend  %s   (namespace %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace)
 	fmt.Fprintf(&b, "  Data directory     %s\n", cfg.DataDir)
 	fmt.Fprintf(&b, "  Dev API key        %s   (tenant %q, role admin)\n\n", shown, demoTenantID)

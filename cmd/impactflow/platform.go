@@ -24,6 +24,7 @@ import (
 	"github.com/impactflow/impactflow/internal/secrets"
 	"github.com/impactflow/impactflow/internal/store"
 	"github.com/impactflow/impactflow/temporal"
+	"github.com/impactflow/impactflow/temporal/codec"
 	"github.com/impactflow/impactflow/workers"
 )
 
@@ -37,7 +38,8 @@ type platform struct {
 	temporal client.Client
 	jobs     *jobs.Service
 
-	box         *secrets.Box                  // seals partner credentials; nil without IMPACTFLOW_SECRET_KEY
+	box         *secrets.Box                  // seals partner credentials and wraps payload data keys
+	payloads    *codec.DataConverter          // encrypts every Temporal payload
 	partnerURLs map[connectors.Partner]string // dev fills in sandboxes for the missing ones
 	// Notifications: providers and quotas, the API's webhook keys, in-process sandboxes
 	// (dev), and what to close at the end.
@@ -58,9 +60,15 @@ func openPlatform(ctx context.Context, cfg config.Config, log *slog.Logger) (*pl
 	if p.box, err = openSecretBox(cfg); err != nil {
 		return nil, err
 	}
+	// Every Temporal payload is encrypted with a data key wrapped by this key ring: without
+	// it the platform would have to write personal data into histories in plaintext.
+	if p.box == nil {
+		return nil, errors.New("config: IMPACTFLOW_SECRET_KEY is required: Temporal payloads are encrypted with data keys it wraps (generate one with `openssl rand -base64 32`)")
+	}
 	if p.store, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
+	p.payloads = codec.NewDataConverter(codec.NewKeyring(p.store, p.box))
 	ropts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		p.close()
@@ -69,11 +77,12 @@ func openPlatform(ctx context.Context, cfg config.Config, log *slog.Logger) (*pl
 	p.redis = redis.NewClient(ropts)
 	if p.temporal, err = temporal.NewClient(temporal.ClientOptions{
 		Address: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: log, Metrics: p.metrics.TemporalHandler(),
+		DataConverter: p.payloads,
 	}); err != nil {
 		p.close()
 		return nil, err
 	}
-	p.jobs = jobs.NewService(p.temporal, cfg.TemporalNamespace)
+	p.jobs = jobs.NewService(p.temporal, cfg.TemporalNamespace, p.payloads)
 	if err := p.openNotifications(); err != nil {
 		p.close()
 		return nil, err
@@ -100,7 +109,7 @@ func (p *platform) close() {
 }
 
 func (p *platform) startWorkers() (*workers.Workers, error) {
-	d := workers.Deps{Client: p.temporal, Store: p.store}
+	d := workers.Deps{Client: p.temporal, Store: p.store, Namespace: p.cfg.TemporalNamespace, DataConverter: p.payloads}
 	// Reports: the live LLM when a key is set, else the offline extractive writer.
 	d.Writer, d.Prices, d.Metrics, d.Logger = reportWriter(p.cfg), p.cfg.LLMPrices, p.metrics, p.log
 	d.AIBudgetMicros, d.RedactionNames, d.RedactionAggressive = p.cfg.AIBudgetDefaultMicros, p.cfg.RedactionNames, p.cfg.RedactionAggressive
@@ -166,6 +175,7 @@ func (p *platform) serveAPI() (stop func() error, err error) {
 			SecretBox: p.box, DeliveryAttemptTimeout: p.cfg.DeliveryAttemptTimeout,
 			Notifications: p.notifyAPI,
 			Analytics:     p.analytics, AnalyticsCache: p.analyticsCache, AnalyticsBudget: p.analyticsBudget,
+			Codec: api.CodecConfig{Keys: p.payloads.Keys(), Namespace: p.cfg.TemporalNamespace, AllowedOrigins: p.cfg.CodecAllowedOrigins},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,

@@ -79,6 +79,7 @@ func runTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) error
 	srv, err := devserver.Start(ctx, devserver.Options{
 		DataDir: cfg.DataDir, FrontendAddr: cfg.TemporalAddress, UIAddr: cfg.TemporalUIAddr,
 		Namespace: cfg.TemporalNamespace, Retention: cfg.TemporalRetention, Logger: log,
+		CodecEndpoint: codecEndpoint(cfg),
 	})
 	if err != nil {
 		return fmt.Errorf("embedded temporal: %w", err)
@@ -86,4 +87,10 @@ func runTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) error
 	fmt.Printf("Temporal frontend %s, UI %s, namespace %s, data in %s\n", srv.FrontendAddr(), srv.UIURL(), cfg.TemporalNamespace, cfg.DataDir)
 	<-ctx.Done()
 	return srv.Stop()
+}
+
+// codecEndpoint is the API's remote codec, which the embedded UI decodes payloads with: a
+// URL for the browser, so an API listening on every interface is reached on loopback.
+func codecEndpoint(cfg config.Config) string {
+	return "http://" + config.BrowserAddr(cfg.HTTPAddr) + "/codec"
 }

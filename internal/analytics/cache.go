@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -151,4 +152,26 @@ func (b *Budget) Take(ctx context.Context, tenantID string, now time.Time) (ok b
 		return false, tomorrow.Sub(now)
 	}
 	return true, 0
+}
+
+// PurgeTenant deletes every cached analytics answer of the tenant, rather than only
+// making it unreachable as InvalidateTenants does: an erasure must not leave a readable
+// answer behind until its TTL. It returns how many keys it deleted.
+func (c *Cache) PurgeTenant(ctx context.Context, tenantID string) (int64, error) {
+	if err := c.InvalidateTenants(ctx, []string{tenantID}); err != nil {
+		return 0, fmt.Errorf("invalidate: %w", err)
+	}
+	var n int64
+	iter := c.Redis.Scan(ctx, 0, c.key("q", tenantID, "*"), 1000).Iterator()
+	for iter.Next(ctx) {
+		deleted, err := c.Redis.Del(ctx, iter.Val()).Result()
+		if err != nil {
+			return n, fmt.Errorf("delete cached answer: %w", err)
+		}
+		n += deleted
+	}
+	if err := iter.Err(); err != nil {
+		return n, fmt.Errorf("scan cached answers: %w", err)
+	}
+	return n, nil
 }

@@ -15,6 +15,8 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/impactflow/impactflow/temporal/codec"
 )
 
 // The engine scenario's workflow and activity, registered on a task queue of its own.
@@ -70,9 +72,14 @@ type engine struct {
 // dialEngine connects to the dev process's Temporal server and builds the worker from the
 // same client, which eager workflow start requires.
 func dialEngine(ctx context.Context, o Options) (*engine, error) {
+	// Payloads are encrypted as the platform's are, so the numbers include the codec's
+	// cost; the workflows carry no data, so an ephemeral key of this process will do.
+	payloads := codec.NewDataConverter(codec.NewStaticKeys())
 	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  o.TemporalAddress,
-		Namespace: o.Namespace,
+		HostPort:           o.TemporalAddress,
+		Namespace:          o.Namespace,
+		DataConverter:      payloads,
+		ContextPropagators: payloads.ContextPropagators(),
 		// The SDK logs every poll and retry at info level; keep the report readable.
 		Logger: sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))),
 	})

@@ -93,6 +93,9 @@ type Config struct {
 	NATSEventsSubject        string
 	SyncInterval             time.Duration
 	AnalyticsBudget          int64
+	// CodecAllowedOrigins are the browser origins (the Temporal UI's) that may call the
+	// API's remote codec with credentials.
+	CodecAllowedOrigins []string
 }
 
 // Var describes one environment variable: the README's configuration table is this list.
@@ -110,6 +113,7 @@ func Vars() []Var {
 		{"TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend (gRPC); `dev` and `temporal` serve it in-process here"},
 		{"TEMPORAL_NAMESPACE", "default", "Temporal namespace of every workflow; created by `dev`/`temporal` when missing"},
 		{"TEMPORAL_UI_ADDR", "127.0.0.1:8233", "where `dev`/`temporal` serve the Temporal UI"},
+		{"CODEC_ALLOWED_ORIGINS", "", "origins (comma-separated) of the Temporal UI that may call /codec with an operator's session; default http://TEMPORAL_UI_ADDR"},
 		{"TEMPORAL_RETENTION", "168h", "how long closed workflows and their histories are kept (namespace retention)"},
 		{"CLICKHOUSE_URL", "", "ClickHouse server; when empty the embedded chDB engine is used"},
 		{"CHDB_LIB_PATH", "$HOME/.cache/impactflow/chdb/libchdb.so", "libchdb.so for the embedded ClickHouse engine (installed by `make run`)"},
@@ -119,7 +123,7 @@ func Vars() []Var {
 		{"LLM_BASE_URL", "https://api.openai.com/v1", "any OpenAI-compatible base URL"},
 		{"LLM_MODEL", "gpt-4o-mini", "default model for reports"},
 		{"SENDGRID_API_KEY", "", "SendGrid key; empty means the Postgres outbox"},
-		{"IMPACTFLOW_SECRET_KEY", "", "base64 32-byte key encrypting partner credentials at rest (dev: derived and stored under DATA_DIR)"},
+		{"IMPACTFLOW_SECRET_KEY", "", "base64 32-byte key (or id:key,id:key for a rotation) sealing partner credentials and the data keys of Temporal payloads; required by api and worker (dev: generated and stored under DATA_DIR)"},
 		{"IMPACTFLOW_DEV_API_KEY", "", "dev mode: the demo admin key to seed; random and printed when unset"},
 		{"MAX_BODY_BYTES", "1048576", "largest JSON request body accepted"},
 		{"MAX_IMPORT_BYTES", "536870912", "largest import upload accepted (POST /v1/impact-events, /v1/evidence)"},
@@ -187,6 +191,17 @@ func load(getenv func(string) string) (Config, error) {
 	c.TemporalNamespace = get("TEMPORAL_NAMESPACE")
 	if c.TemporalUIAddr, err = hostPort(get("TEMPORAL_UI_ADDR")); err != nil {
 		return fail("TEMPORAL_UI_ADDR", err.Error())
+	}
+	c.CodecAllowedOrigins = []string{"http://" + BrowserAddr(c.TemporalUIAddr)}
+	if v := get("CODEC_ALLOWED_ORIGINS"); v != "" {
+		c.CodecAllowedOrigins = nil
+		for _, o := range strings.Split(v, ",") {
+			o = strings.TrimRight(strings.TrimSpace(o), "/")
+			if u, perr := url.Parse(o); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+				return fail("CODEC_ALLOWED_ORIGINS", "must be origins such as https://temporal.example.com, comma-separated")
+			}
+			c.CodecAllowedOrigins = append(c.CodecAllowedOrigins, o)
+		}
 	}
 	if c.TemporalRetention, err = time.ParseDuration(get("TEMPORAL_RETENTION")); err != nil || c.TemporalRetention < 24*time.Hour {
 		return fail("TEMPORAL_RETENTION", "must be a duration of at least 24h, e.g. 168h")
@@ -366,4 +381,17 @@ func (c Config) Logger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// BrowserAddr is host:port as a browser on this machine reaches it: a server listening on
+// every interface (0.0.0.0, ::) is reached at 127.0.0.1.
+func BrowserAddr(hostPort string) string {
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return hostPort
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -18,6 +18,7 @@ import (
 	sdktemporal "go.temporal.io/sdk/temporal"
 
 	"github.com/impactflow/impactflow/temporal"
+	"github.com/impactflow/impactflow/temporal/codec"
 )
 
 // The event types the platform produces and the notification rules can subscribe to.
@@ -75,6 +76,7 @@ func (e Emitter) Emit(ctx context.Context, ev Event) error {
 	if ev.ID == "" || ev.TenantID == "" || ev.Type == "" {
 		return errors.New("emit event: id, tenant and type are required")
 	}
+	ctx = codec.WithTenant(ctx, ev.TenantID) // the event is encrypted with its tenant's key
 	_, err := e.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       WorkflowID(ev),
 		TaskQueue:                temporal.TaskQueueNotifications,

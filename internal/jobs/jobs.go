@@ -22,12 +22,17 @@ const (
 	KindDeliveryReplay Kind = "delivery_replay"
 	// KindClassification labels a tenant's unclassified evidence with outcome dimensions.
 	KindClassification Kind = "classification"
+	// KindPrivacyExport exports one participant's records (GDPR Art. 15/20).
+	KindPrivacyExport Kind = "privacy_export"
+	// KindPrivacyErase erases one participant from every store (GDPR Art. 17).
+	KindPrivacyErase Kind = "privacy_erase"
 	// KindRetention deletes what a tenant keeps past its retention periods.
 	KindRetention Kind = "retention"
 )
 
 // Kinds lists every kind the jobs API accepts as a filter.
-var Kinds = []Kind{KindImport, KindReport, KindDelivery, KindNotification, KindClickHouseSync, KindDeliveryReplay, KindClassification, KindRetention}
+var Kinds = []Kind{KindImport, KindReport, KindDelivery, KindNotification, KindClickHouseSync, KindDeliveryReplay, KindClassification,
+	KindPrivacyExport, KindPrivacyErase, KindRetention}
 
 // Valid reports whether k is a known kind.
 func (k Kind) Valid() bool {

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/impactflow/impactflow/temporal"
+	"github.com/impactflow/impactflow/temporal/codec"
 )
 
 // ErrNotFound means there is no such job for this tenant (another tenant's job included).
@@ -124,10 +125,15 @@ const maxCached = 50000
 // by the poll itself past all of it (nobody asked for a while).
 const closedJobTTL = 4 * time.Second
 
-// NewService returns a Service on the client's namespace.
-func NewService(c client.Client, namespace string) *Service {
+// NewService returns a Service on the client's namespace. dc decodes the payloads it reads
+// from histories (results, local activity markers): the client's own data converter, or nil
+// for plaintext payloads.
+func NewService(c client.Client, namespace string, dc converter.DataConverter) *Service {
+	if dc == nil {
+		dc = converter.GetDefaultDataConverter()
+	}
 	return &Service{
-		client: c, namespace: namespace, dc: converter.GetDefaultDataConverter(),
+		client: c, namespace: namespace, dc: dc,
 		ttl: time.Second, recent: map[string]cachedJob{}, closed: map[string]closedRun{},
 	}
 }
@@ -157,6 +163,9 @@ func (s *Service) Start(ctx context.Context, tenantID, id string, opts StartOpti
 	if !ok {
 		return Job{}, fmt.Errorf("start job: bad job ID %q", id)
 	}
+	// The input is encrypted with the tenant's data key, and the tenant travels on to the
+	// workflow in a header (see temporal/codec).
+	ctx = codec.WithTenant(ctx, tenantID)
 	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:        id,
 		TaskQueue: opts.TaskQueue,
@@ -367,8 +376,9 @@ func (s *Service) keyword(sa *commonpb.SearchAttributes, name string) string {
 	if p == nil {
 		return ""
 	}
+	// Search attributes are never encrypted (the server indexes them).
 	var v string
-	if err := s.dc.FromPayload(p, &v); err != nil {
+	if err := converter.GetDefaultDataConverter().FromPayload(p, &v); err != nil {
 		return ""
 	}
 	return v

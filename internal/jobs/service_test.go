@@ -151,7 +151,7 @@ func TestClosedJobIsReReadBehindItsPolls(t *testing.T) {
 	fake := &fakeTemporal{status: enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED}
 	// Visibility is down: no run check succeeds, so closed jobs are re-read per job.
 	fake.failLists(errors.New("visibility unavailable"))
-	s := NewService(fake, "default")
+	s := NewService(fake, "default", nil)
 	id := NewID(KindImport)
 
 	job, err := s.Get(ctx, "acme", id)
@@ -218,7 +218,7 @@ func TestClosedJobIsReReadBehindItsPolls(t *testing.T) {
 func TestRunWatchKeepsClosedJobsUntilANewRun(t *testing.T) {
 	ctx := context.Background()
 	fake := &fakeTemporal{status: enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED}
-	s := NewService(fake, "default")
+	s := NewService(fake, "default", nil)
 	id := NewID(KindImport)
 
 	// Read before any run check: not vouched for, so re-read once behind the polls past

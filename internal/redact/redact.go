@@ -1,11 +1,14 @@
 // Package redact replaces personal data in free text with stable placeholders before the
 // text leaves the process (to an LLM), and restores it afterwards where allowed.
 //
-// It finds emails, phone numbers (international and national formats), US social security
-// numbers, UK national insurance numbers, IBANs (checked with mod 97), card numbers
-// (checked with Luhn), street addresses (English, Spanish and French forms) and people's
-// names (the tenant's participant records, a configurable names list, a built-in list of
-// given names, and titles such as Mr, Sra. or Mme).
+// It finds emails, phone numbers (international, and the national forms of the UK,
+// Ireland, France, Germany, Spain, Italy and Portugal), US social security numbers, UK
+// national insurance numbers, IBANs of any country (checked with mod 97), card numbers
+// (checked with Luhn), street addresses with the postcode and town after them, postcodes
+// with their town, and people's names: the tenant's participant records and names list,
+// a built-in gazetteer of given names and surnames, and context (titles such as Mr, Sra.
+// or Mme, speech verbs such as said, dijo or a dit). Words are cut by Unicode classes, so
+// "Íker", "O’Brien" and "Ní Bhriain" are words like any other.
 //
 // A Session numbers what it finds per kind in order of first appearance, so the same value
 // gets the same placeholder everywhere in one report ([PERSON_1] is always the same
@@ -14,7 +17,6 @@
 package redact
 
 import (
-	_ "embed"
 	"fmt"
 	"regexp"
 	"slices"
@@ -43,9 +45,6 @@ const (
 // at the same place and have the same length.
 var Kinds = []Kind{KindEmail, KindIBAN, KindCard, KindSSN, KindNINO, KindAddress, KindPhone, KindPerson}
 
-//go:embed given_names.txt
-var givenNamesFile string
-
 // Match is one piece of personal data found in a text: the byte range [Start, End).
 type Match struct {
 	Kind  Kind
@@ -57,79 +56,55 @@ type Match struct {
 // Redactor finds personal data. It is safe for concurrent use; build one per report (or
 // per tenant) with the names that tenant's texts may contain.
 type Redactor struct {
-	// known holds full names from participant records and the configured list, longest first.
-	known *regexp.Regexp
-	given map[string]bool
+	opts Options
+	lex  *lexicon
+	// full holds the folded words of each known full name (participant records, the
+	// configured list), by its first word; known holds every word of them, which is a
+	// name part wherever it appears.
+	full  map[string][][]string
+	known map[string]bool
 	memo  *memo // set by Cache: remembers Find's answers per text
+}
+
+// Options change what a Redactor takes for personal data.
+type Options struct {
+	// Aggressive also takes every capitalised word that does not start a sentence and is
+	// not an ordinary word of Locale: a name no list knows is more likely than not one.
+	Aggressive bool
+	// Locale ("en", "es", "fr", "de", "it", "pt") picks the common words Aggressive keeps;
+	// empty keeps the common words of all of them.
+	Locale string
 }
 
 // New returns a Redactor that also knows the given names (participants' full names, the
 // tenant's or operator's names list). Empty names are ignored.
-func New(names ...string) *Redactor {
-	r := &Redactor{given: map[string]bool{}}
-	for _, line := range strings.Split(givenNamesFile, "\n") {
-		line = strings.TrimSpace(line)
-		if line != "" && !strings.HasPrefix(line, "#") {
-			r.given[line] = true
-		}
-	}
-	var alts []string
-	seen := map[string]bool{}
+func New(names ...string) *Redactor { return NewWithOptions(Options{}, names...) }
+
+// NewWithOptions is New with options.
+func NewWithOptions(opts Options, names ...string) *Redactor {
+	r := &Redactor{opts: opts, lex: sharedLexicon(), full: map[string][][]string{}, known: map[string]bool{}}
 	for _, n := range names {
-		n = strings.Join(strings.Fields(n), " ")
-		if utf8.RuneCountInString(n) < 3 || seen[n] {
+		var words []string
+		for _, t := range tokenize(n) {
+			words = append(words, t.folded)
+		}
+		if len(words) == 0 || utf8.RuneCountInString(strings.Join(words, "")) < 3 {
 			continue
 		}
-		seen[n] = true
-		alts = append(alts, n)
-		// A participant called by their first name alone is still that participant.
-		if parts := strings.Fields(n); len(parts) > 1 && utf8.RuneCountInString(parts[0]) >= 3 {
-			r.given[parts[0]] = true
+		r.full[words[0]] = append(r.full[words[0]], words)
+		// A participant called by one part of their name alone is still that participant.
+		for _, w := range words {
+			if utf8.RuneCountInString(w) >= 3 && !particles[w] && !r.lex.isWord(w) {
+				r.known[w] = true
+			}
 		}
 	}
-	if len(alts) > 0 {
-		sort.Slice(alts, func(i, j int) bool { return len(alts[i]) > len(alts[j]) })
-		quoted := make([]string, len(alts))
-		for i, a := range alts {
-			quoted[i] = strings.ReplaceAll(regexp.QuoteMeta(a), `\ `, `\s+`)
-			quoted[i] = strings.ReplaceAll(quoted[i], " ", `\s+`)
-		}
-		r.known = regexp.MustCompile(`(?i:\b(?:` + strings.Join(quoted, "|") + `)\b)`)
+	for first := range r.full {
+		// Longest first, so "Ana López García" wins over "Ana López".
+		sort.Slice(r.full[first], func(i, j int) bool { return len(r.full[first][i]) > len(r.full[first][j]) })
 	}
 	return r
 }
-
-var (
-	reEmail = regexp.MustCompile(`[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}`)
-	reIBAN  = regexp.MustCompile(`\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b`)
-	// Cards are written in groups of four (Amex: 4-6-5) or as one run of digits.
-	reCard = regexp.MustCompile(`\b\d{4}(?:[ -]\d{4}){2,3}(?:[ -]\d{1,3})?\b|\b\d{4}[ -]\d{6}[ -]\d{5}\b|\b\d{13,19}\b`)
-	reSSN  = regexp.MustCompile(`\b(\d{3})[- ](\d{2})[- ](\d{4})\b`)
-	reNINO = regexp.MustCompile(`(?i:\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b)`)
-	// A phone number: an international prefix (+ or 00) or a national form with separators.
-	// Candidates are kept only with 9 to 15 digits, so years, counts and dates never match.
-	rePhone = regexp.MustCompile(`(?:\+|\b00)\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){2,6}\b` +
-		`|\(\d{2,5}\)[ .\-]?\d{2,4}(?:[ .\-]?\d{2,4}){1,3}\b` +
-		`|\b0\d{1,4}(?:[ .\-]\d{2,6}){1,4}\b` + // national with a trunk 0: 06 12 34 56 78, 020 7946 0958, 07700 900123
-		`|\b\d{3}[.\-]\d{3}[.\-]\d{4}\b` + // North American: 212-555-0147
-		`|\b[6-9]\d{2} \d{3} \d{3}\b|\b9\d \d{3} \d{2} \d{2}\b` + // Spanish: 612 345 678, 91 123 45 67
-		`|\b0\d{9,10}\b`)
-	// Street addresses: "221B Baker Street", "Flat 2, 14 Church Street", "1600 Maple Ave.",
-	// "Calle de Alcalá 45", "C/ Mayor, 3", "Avenida de la Constitución nº 12",
-	// "12 bis rue de la République", "3, avenue Jean Jaurès".
-	reAddressEN = regexp.MustCompile(`(?:\b(?:Flat|Apt\.?|Apartment|Unit|Suite)\s+\d+[A-Z]?,?\s+)?\b\d{1,5}[A-Z]?,?\s+(?:[A-Z][\p{L}'’]+\s+){1,3}` +
-		`(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Boulevard|Blvd|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Close|Crescent|Square|Sq|Gardens|Grove|Row|Parkway|Pkwy|Highway|Hwy)\b\.?` +
-		`(?:,?\s+(?:Apt|Apartment|Unit|Suite|Flat)\.?\s+#?\d+[A-Z]?)?`)
-	reAddressES = regexp.MustCompile(`\b(?:Calle|C/|Avenida|Avda\.|Av\.|Paseo|Plaza|Pza\.|Camino|Carrer|Ronda|Travesía|Glorieta)\s+` +
-		`(?:(?:de|del|de la|de los|de las|la|el|San|Santa)\s+)*[\p{Lu}\d][\p{L}'’.\-]*(?:\s+(?:de\s+|del\s+|de la\s+)?[\p{Lu}][\p{L}'’.\-]*){0,3}` +
-		`,?\s*(?:n[º°o]\.?\s*|número\s+)?\d{1,4}[A-Za-z]?(?:,\s*(?:\d+º\s*[\p{L}]*\.?|bajo|ático))?`)
-	reAddressFR = regexp.MustCompile(`\b\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?i:rue|avenue|av\.|boulevard|bd|place|allée|impasse|chemin|quai|cours|route|square)\s+` +
-		`(?:(?:de la|de l'|de l’|des|du|de|d'|d’)\s*)?[\p{Lu}\d][\p{L}'’\-]*(?:\s+[\p{Lu}][\p{L}'’\-]*){0,3}`)
-	// A capitalised word, for names.
-	reWord   = regexp.MustCompile(`\b\p{Lu}[\p{Ll}'’\-]*\p{Ll}\b|\b\p{Lu}'\p{Lu}\p{Ll}+\b`)
-	reTitled = regexp.MustCompile(`\b(?:Mr|Mrs|Ms|Miss|Dr|Sr|Sra|Srta|Mme|Mlle|Don|Doña|Monsieur|Madame|Señor|Señora)\.?\s+` +
-		`(\p{Lu}[\p{L}'’\-]+(?:\s+(?:de\s+|del\s+|de la\s+|van\s+|von\s+)?\p{Lu}[\p{L}'’\-]+){0,2})`)
-)
 
 // Find returns every piece of personal data in text, in order, without overlaps: where two
 // matches overlap the one starting first wins, then the longer one.
@@ -148,75 +123,54 @@ func (r *Redactor) Find(text string) []Match {
 func (r *Redactor) find(text string) []Match {
 	var all []Match
 	add := func(k Kind, s, e int) {
-		all = append(all, Match{Kind: k, Start: s, End: e, Value: text[s:e]})
+		all = append(all, Match{Kind: k, Start: s, End: e})
 	}
-	for _, loc := range reEmail.FindAllStringIndex(text, -1) {
-		add(KindEmail, loc[0], loc[1])
+	r.findIdentifiers(text, add)
+	toks := tokenize(text)
+	r.findKnown(text, toks, add)
+	r.findNames(text, toks, add)
+	if r.opts.Aggressive {
+		r.findCapitalised(toks, add)
 	}
-	for _, loc := range reIBAN.FindAllStringIndex(text, -1) {
-		if validIBAN(text[loc[0]:loc[1]]) {
-			add(KindIBAN, loc[0], loc[1])
-		}
+	out := resolve(all)
+	for i := range out {
+		out[i].Value = text[out[i].Start:out[i].End]
 	}
-	for _, loc := range reCard.FindAllStringIndex(text, -1) {
-		if luhn(text[loc[0]:loc[1]]) {
-			add(KindCard, loc[0], loc[1])
-		}
-	}
-	for _, m := range reSSN.FindAllStringSubmatchIndex(text, -1) {
-		area, group, serial := text[m[2]:m[3]], text[m[4]:m[5]], text[m[6]:m[7]]
-		if area != "000" && area != "666" && area[0] != '9' && group != "00" && serial != "0000" {
-			add(KindSSN, m[0], m[1])
-		}
-	}
-	for _, loc := range reNINO.FindAllStringIndex(text, -1) {
-		v := strings.ToUpper(strings.ReplaceAll(text[loc[0]:loc[1]], " ", ""))
-		if p := v[:2]; p != "BG" && p != "GB" && p != "NK" && p != "KN" && p != "TN" && p != "NT" && p != "ZZ" {
-			add(KindNINO, loc[0], loc[1])
-		}
-	}
-	for _, re := range []*regexp.Regexp{reAddressEN, reAddressES, reAddressFR} {
-		for _, loc := range re.FindAllStringIndex(text, -1) {
-			add(KindAddress, loc[0], loc[1])
-		}
-	}
-	for _, loc := range rePhone.FindAllStringIndex(text, -1) {
-		if n := digits(text[loc[0]:loc[1]]); n >= 9 && n <= 15 {
-			add(KindPhone, loc[0], loc[1])
-		}
-	}
-	r.findNames(text, add)
-	return resolve(all)
+	return out
 }
 
-// findNames adds people's names: known full names, titled names (Mme Dupont), and runs of
-// capitalised words that start with a known given name (Lucía Fernández Ruiz).
-func (r *Redactor) findNames(text string, add func(Kind, int, int)) {
-	if r.known != nil {
-		for _, loc := range r.known.FindAllStringIndex(text, -1) {
-			add(KindPerson, loc[0], loc[1])
+// findKnown adds the known full names, in any case and with or without diacritics.
+func (r *Redactor) findKnown(text string, toks []token, add func(Kind, int, int)) {
+	if len(r.full) == 0 {
+		return
+	}
+	for i := range toks {
+	names:
+		for _, words := range r.full[toks[i].folded] {
+			if i+len(words) > len(toks) {
+				continue
+			}
+			for j, w := range words {
+				t := toks[i+j]
+				if t.folded != w || j > 0 && strings.TrimSpace(text[toks[i+j-1].end:t.start]) != "" {
+					continue names
+				}
+			}
+			add(KindPerson, toks[i].start, toks[i+len(words)-1].end)
+			break
 		}
 	}
-	for _, m := range reTitled.FindAllStringSubmatchIndex(text, -1) {
-		add(KindPerson, m[0], m[1])
-	}
-	words := reWord.FindAllStringIndex(text, -1)
-	for i := 0; i < len(words); i++ {
-		w := words[i]
-		if !r.given[text[w[0]:w[1]]] {
+}
+
+// findCapitalised adds, in aggressive mode, each run of capitalised words that do not
+// start a sentence and are not common words of the locale.
+func (r *Redactor) findCapitalised(toks []token, add func(Kind, int, int)) {
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		if !t.capital || t.initial || titleWords[t.folded] || r.lex.isCommon(t.folded, r.opts.Locale) {
 			continue
 		}
-		end := w[1]
-		// Surnames follow with single spaces, optionally joined by de/del/y (Spanish) or a hyphen.
-		for j := i + 1; j < len(words) && j <= i+3; j++ {
-			gap := text[end:words[j][0]]
-			if gap != " " && gap != " de " && gap != " del " && gap != " y " && gap != "-" {
-				break
-			}
-			end = words[j][1]
-			i = j
-		}
-		add(KindPerson, w[0], end)
+		add(KindPerson, t.start, t.end)
 	}
 }
 
@@ -335,60 +289,4 @@ func normalise(k Kind, v string) string {
 	default:
 		return strings.ToLower(strings.Join(strings.Fields(v), " "))
 	}
-}
-
-func digits(s string) int {
-	n := 0
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			n++
-		}
-	}
-	return n
-}
-
-// luhn checks a card number's check digit; only 13-19 digit numbers qualify.
-func luhn(s string) bool {
-	var ds []int
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			ds = append(ds, int(r-'0'))
-		}
-	}
-	if len(ds) < 13 || len(ds) > 19 {
-		return false
-	}
-	sum := 0
-	for i := range ds {
-		d := ds[len(ds)-1-i]
-		if i%2 == 1 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return sum%10 == 0
-}
-
-// validIBAN checks an IBAN's mod-97 checksum (ISO 13616).
-func validIBAN(s string) bool {
-	s = strings.ReplaceAll(s, " ", "")
-	if len(s) < 15 || len(s) > 34 {
-		return false
-	}
-	s = s[4:] + s[:4]
-	rem := 0
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			rem = (rem*10 + int(r-'0')) % 97
-		case r >= 'A' && r <= 'Z':
-			rem = (rem*100 + int(r-'A'+10)) % 97
-		default:
-			return false
-		}
-	}
-	return rem == 1
 }

@@ -37,7 +37,7 @@ func unmark(line string) (string, []expected) {
 	return b.String(), want
 }
 
-func corpusLines(t *testing.T, name string) []string {
+func corpusLines(t testing.TB, name string) []string {
 	t.Helper()
 	f, err := os.Open("testdata/" + name)
 	if err != nil {

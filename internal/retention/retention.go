@@ -28,10 +28,13 @@ const (
 	DeliveryPayloads Class = "delivery_payloads"
 	// StagedUploads are import uploads staged as chunks.
 	StagedUploads Class = "staged_uploads"
+	// Exports are the documents of data-subject access requests, after their download
+	// window of seven days.
+	Exports Class = "exports"
 )
 
 // Classes lists every class, in the order a retention run purges them.
-var Classes = []Class{Events, Evidence, ReportTexts, NotificationMessages, DeliveryPayloads, StagedUploads}
+var Classes = []Class{Events, Evidence, ReportTexts, NotificationMessages, DeliveryPayloads, StagedUploads, Exports}
 
 // The bounds of a retention period, in days: a month at least, seven years at most.
 const (
@@ -41,7 +44,7 @@ const (
 
 // defaults are the periods of a tenant that has not set its own. Impact figures and reports
 // feed multi-year reporting; what names a person directly (notifications, payloads sent to
-// partners, uploads) goes sooner.
+// partners, uploads, exports) goes sooner.
 var defaults = map[Class]int{
 	Events:               2555,
 	Evidence:             1095,
@@ -49,6 +52,7 @@ var defaults = map[Class]int{
 	NotificationMessages: 365,
 	DeliveryPayloads:     90,
 	StagedUploads:        30,
+	Exports:              30,
 }
 
 // Default returns the platform's period for class c, in days.

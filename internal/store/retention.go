@@ -102,6 +102,10 @@ var purgeStatements = map[retention.Class]string{
 		WITH doomed AS (
 			SELECT job_id FROM import_uploads WHERE tenant_id = $1 AND created_at < $2 LIMIT $3)
 		DELETE FROM import_uploads u USING doomed d WHERE u.job_id = d.job_id`,
+	retention.Exports: `
+		WITH doomed AS (
+			SELECT id FROM privacy_exports WHERE tenant_id = $1 AND created_at < $2 LIMIT $3)
+		DELETE FROM privacy_exports e USING doomed d WHERE e.id = d.id`,
 }
 
 // ErrNoSuchClass means a purge named a data class the store has no statement for.

@@ -85,7 +85,7 @@ func TestPurgeExpiredDeletesOnlyWhatIsPastRetention(t *testing.T) {
 
 	want := map[retention.Class]int64{
 		retention.Events: 5, retention.Evidence: 3, retention.ReportTexts: 2, retention.NotificationMessages: 2,
-		retention.DeliveryPayloads: 1, retention.StagedUploads: 1,
+		retention.DeliveryPayloads: 1, retention.StagedUploads: 1, retention.Exports: 1,
 	}
 	for class, n := range want {
 		var total int64
@@ -124,6 +124,7 @@ func TestPurgeExpiredDeletesOnlyWhatIsPastRetention(t *testing.T) {
 			"deliveries":    `SELECT count(*) FROM deliveries WHERE tenant_id = $1`,
 			"uploads":       `SELECT count(*) FROM import_uploads WHERE tenant_id = $1`,
 			"chunks":        `SELECT count(*) FROM import_chunks c JOIN import_uploads u USING (job_id) WHERE u.tenant_id = $1`,
+			"exports":       `SELECT count(*) FROM privacy_exports WHERE tenant_id = $1`,
 		} {
 			var n int
 			if err := st.Pool().QueryRow(ctx, q, tenant).Scan(&n); err != nil {
@@ -134,9 +135,9 @@ func TestPurgeExpiredDeletesOnlyWhatIsPastRetention(t *testing.T) {
 		return out
 	}
 	wantAcme := map[string]int{"events": 2, "tombstones": 5, "evidence": 1, "sections": 1, "citations": 1, "lineage": 3,
-		"purged": 2, "notifications": 2, "messages": 2, "outbox": 1, "payloads": 1, "deliveries": 2, "uploads": 1, "chunks": 1}
+		"purged": 2, "notifications": 2, "messages": 2, "outbox": 1, "payloads": 1, "deliveries": 2, "uploads": 1, "chunks": 1, "exports": 1}
 	wantGlobex := map[string]int{"events": 7, "tombstones": 0, "evidence": 4, "sections": 3, "citations": 3, "lineage": 3,
-		"purged": 0, "notifications": 4, "messages": 4, "outbox": 2, "payloads": 2, "deliveries": 2, "uploads": 2, "chunks": 2}
+		"purged": 0, "notifications": 4, "messages": 4, "outbox": 2, "payloads": 2, "deliveries": 2, "uploads": 2, "chunks": 2, "exports": 2}
 	for tenant, want := range map[string]map[string]int{"acme": wantAcme, "globex": wantGlobex} {
 		got := counts(tenant)
 		for k, n := range want {
@@ -151,7 +152,7 @@ func TestPurgeExpiredDeletesOnlyWhatIsPastRetention(t *testing.T) {
 // snippets; 2 old reports and 1 recent one, one section and citation each; 2 old sent
 // notifications, 1 old still scheduled and 1 recent, one message each (and outbox rows for
 // the sent ones); an old and a recent delivery with payloads; an old and a recent upload
-// with a chunk each.
+// with a chunk each; an old and a recent export.
 func seedRetentionRows(t *testing.T, st *store.Store, tenant string, old, recent time.Time) {
 	t.Helper()
 	mustExec(t, st, `INSERT INTO tenants (id, name, industry, region, size_band) VALUES ($1, $1, 'tech', 'eu', '1-50')`, tenant)
@@ -209,6 +210,8 @@ func seedRetentionRows(t *testing.T, st *store.Store, tenant string, old, recent
 		mustExec(t, st, `INSERT INTO import_uploads (job_id, tenant_id, target, request_hash, created_at)
 			VALUES ($1, $2, 'events', '\x00', $3)`, job, tenant, at(i, 1))
 		mustExec(t, st, `INSERT INTO import_chunks (job_id, seq, lines, data) VALUES ($1, 0, '{1}', '\x00')`, job)
+		mustExec(t, st, `INSERT INTO privacy_exports (id, tenant_id, participant_id, document, bytes, created_at, expires_at)
+			VALUES ($1, $2, 'p-1', '{}', 2, $3, $3::timestamptz + interval '7 days')`, fmt.Sprintf("privacy_export-%s-%d", tenant, i), tenant, at(i, 1))
 	}
 }
 

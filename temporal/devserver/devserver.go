@@ -61,6 +61,10 @@ type Options struct {
 	Namespace    string        // created if missing, with Retention; "" = "default"
 	Retention    time.Duration // 0 = 24h
 	Logger       *slog.Logger  // server logs at warn level and above go here; nil = slog.Default()
+	// CodecEndpoint is the API's remote codec (http://127.0.0.1:8080/codec) the UI decodes
+	// payloads with, sending the operator's codec session cookie; "" = none, the UI shows
+	// payloads as stored (encrypted).
+	CodecEndpoint string
 
 	// singleFile keeps visibility in the main file, as data directories made before the
 	// split have it; tests use it to make such a directory.
@@ -197,7 +201,7 @@ func (s *Server) ready(ctx context.Context, opts Options, ui uiAddr, logger *slo
 	if ui.ip == "" {
 		return nil
 	}
-	s.ui, err = startUI(ctx, ui, s.frontendAddr, opts.Namespace, logger)
+	s.ui, err = startUI(ctx, ui, s.frontendAddr, opts.Namespace, opts.CodecEndpoint, logger)
 	return err
 }
 

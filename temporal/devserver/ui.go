@@ -32,8 +32,8 @@ type uiServer struct {
 // startUI serves the UI on addr against the frontend and returns once its API answers. On
 // error it may still return a server, which the caller must stop. ui-server exits the whole
 // process (log.Fatal) when it cannot listen, which is why the caller checks the port first.
-func startUI(ctx context.Context, addr uiAddr, frontendAddr, namespace string, logger *slog.Logger) (*uiServer, error) {
-	srv := uiserver.NewServer(server_options.WithConfigProvider(&uiconfig.Config{
+func startUI(ctx context.Context, addr uiAddr, frontendAddr, namespace, codecEndpoint string, logger *slog.Logger) (*uiServer, error) {
+	cfg := &uiconfig.Config{
 		Host:                addr.ip,
 		Port:                addr.port,
 		TemporalGRPCAddress: frontendAddr,
@@ -48,7 +48,19 @@ func startUI(ctx context.Context, addr uiAddr, frontendAddr, namespace string, l
 		CORS: uiconfig.CORS{CookieInsecure: true},
 		// Otherwise echo prints a banner and a line per request on stdout.
 		HideLogs: true,
-	}))
+	}
+	if codecEndpoint != "" {
+		// The browser calls the codec itself, with the operator's codec session cookie
+		// (IncludeCredentials); the UI has no token of ours to pass. Without a session the
+		// call fails and the UI shows the payloads encrypted, with a link to sign in.
+		cfg.Codec = uiconfig.Codec{
+			Endpoint:            codecEndpoint,
+			IncludeCredentials:  true,
+			DefaultErrorMessage: "Payloads are encrypted. Sign in with an operator key to read your tenant's.",
+			DefaultErrorLink:    codecEndpoint + "/signin",
+		}
+	}
+	srv := uiserver.NewServer(server_options.WithConfigProvider(cfg))
 
 	dialIP := addr.ip
 	if net.ParseIP(dialIP).IsUnspecified() {
