@@ -20,11 +20,19 @@ var tenantTables = []string{
 	// Deleting events writes a tombstone per event for the ClickHouse sync; the tombstones
 	// go after them, since the deletion empties ClickHouse itself.
 	"impact_events", "impact_event_tombstones", "evidence_snippets", "participants", "programs",
-	"tenant_retention", "api_keys",
+	"privacy_exports", "privacy_erasures", "tenant_retention", "api_keys",
 }
+
+// keptTenantTables hold a tenant's rows that outlive it on purpose: tenant_data_keys keeps,
+// once the keys are destroyed, only their IDs and when they were destroyed, the record
+// that the tenant's payloads can no longer be read.
+var keptTenantTables = []string{"tenant_data_keys"}
 
 // TenantTables lists the tables DeleteTenantRows empties, in order.
 func TenantTables() []string { return append([]string(nil), tenantTables...) }
+
+// KeptTenantTables lists the tables whose tenant rows a deletion leaves, by design.
+func KeptTenantTables() []string { return append([]string(nil), keptTenantTables...) }
 
 // DeleteTenantRows deletes up to limit of the tenant's rows from one of TenantTables and
 // returns how many went; fewer than limit means the table holds none of them any more.
