@@ -248,11 +248,19 @@ func TestPrivacyEraseLeavesNoReadableCopy(t *testing.T) {
 // scanStores returns, per store, where her strings are found.
 func scanStores(t *testing.T) map[string][]string {
 	t.Helper()
+	return scanStoresFor(t, dsarTenant, dsarNeedles)
+}
+
+// scanStoresFor returns, per store, where any of the needles is found: a pg_dump, every
+// ClickHouse table, the run's Redis keys and values, every schedule, and every history the
+// tenant's TenantId lists (its schedulers' too), payloads decoded with the tenants' keys.
+func scanStoresFor(t *testing.T, tenant string, needles []string) map[string][]string {
+	t.Helper()
 	ctx := context.Background()
 	found := map[string][]string{}
 	hit := func(store, where, text string) {
 		lower := strings.ToLower(text)
-		for _, n := range dsarNeedles {
+		for _, n := range needles {
 			if strings.Contains(lower, strings.ToLower(n)) {
 				found[store] = append(found[store], fmt.Sprintf("%s holds %q", where, n))
 			}
@@ -267,7 +275,7 @@ func scanStores(t *testing.T) map[string][]string {
 		hit("postgres", fmt.Sprintf("pg_dump line %d (%.120s)", i+1, line), line)
 	}
 
-	for _, n := range dsarNeedles {
+	for _, n := range needles {
 		tables, err := env.analytics.TablesHolding(ctx, n)
 		if err != nil {
 			t.Fatal(err)
@@ -325,7 +333,7 @@ func scanStores(t *testing.T) map[string][]string {
 	}
 	// The tenant's executions, and the scheduler workflows behind its schedules (which the
 	// default listing leaves out).
-	for _, query := range []string{"TenantId = '" + dsarTenant + "'", "TenantId = '" + dsarTenant + "' AND TemporalNamespaceDivision = 'TemporalScheduler'"} {
+	for _, query := range []string{"TenantId = '" + tenant + "'", "TenantId = '" + tenant + "' AND TemporalNamespaceDivision = 'TemporalScheduler'"} {
 		scanHistories(t, query, hit)
 	}
 	return found

@@ -33,6 +33,10 @@ const (
 	TaskQueuePrivacy = "impactflow-privacy"
 )
 
+// PlatformTenant is the TenantId of platform-wide workflows (the scheduled sync and
+// retention, a tenant's deletion), which no tenant's key can list.
+const PlatformTenant = "_platform"
+
 // Custom search attributes every workflow the platform starts sets, so operators can filter
 // by them in the Temporal UI (TenantId = 'demo' AND JobKind = 'import') and the jobs API can
 // list a tenant's jobs from visibility.

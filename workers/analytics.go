@@ -20,7 +20,7 @@ import (
 const SyncScheduleID = "clickhouse-sync"
 
 // platformTenant is the TenantId of platform-wide workflows (the scheduled sync).
-const platformTenant = "_platform"
+const platformTenant = temporal.PlatformTenant
 
 // SyncSchedule says how the sync is scheduled; ID and TaskQueue default to SyncScheduleID
 // and TaskQueueAnalytics.

@@ -33,6 +33,7 @@ import (
 	"github.com/impactflow/impactflow/internal/secrets"
 	"github.com/impactflow/impactflow/internal/store"
 	"github.com/impactflow/impactflow/temporal"
+	"github.com/impactflow/impactflow/temporal/codec"
 	"github.com/impactflow/impactflow/workflows"
 )
 
@@ -309,6 +310,19 @@ func privacyWorker(d Deps) worker.Worker {
 	if c, ok := d.AnalyticsCache.(privacyact.CachePurger); ok {
 		acts.Cache = c
 	}
+	// A tenant's deletion destroys its data keys when payloads are encrypted, and empties
+	// the Redis stores that keep keys per tenant.
+	if dc, ok := d.DataConverter.(*codec.DataConverter); ok {
+		if keys, ok := dc.Keys().(privacyact.TenantKeys); ok {
+			acts.DataKeys = keys
+		}
+	}
+	if c, ok := d.AnalyticsCache.(privacyact.TenantCaches); ok {
+		acts.TenantCaches = append(acts.TenantCaches, c)
+	}
+	if d.Notifications != nil && d.Notifications.Quota != nil {
+		acts.TenantCaches = append(acts.TenantCaches, d.Notifications.Quota)
+	}
 	pw := worker.New(d.Client, temporal.TaskQueuePrivacy, worker.Options{
 		MaxConcurrentActivityExecutionSize: 4,
 		WorkerStopTimeout:                  stopTimeout,
@@ -317,6 +331,7 @@ func privacyWorker(d Deps) worker.Worker {
 	pw.RegisterWorkflowWithOptions(workflows.PrivacyEraseWorkflow, workflow.RegisterOptions{Name: privacy.EraseWorkflow})
 	pw.RegisterWorkflow(workflows.RetentionWorkflow)
 	pw.RegisterWorkflow(workflows.TenantRetentionWorkflow)
+	pw.RegisterWorkflow(workflows.TenantDeletionWorkflow)
 	pw.RegisterActivity(acts)
 	return pw
 }

@@ -80,5 +80,6 @@ func replay(payloads *codec.DataConverter, file string) error {
 	r.RegisterWorkflow(TenantRetentionWorkflow)
 	r.RegisterWorkflow(PrivacyExportWorkflow)
 	r.RegisterWorkflow(PrivacyEraseWorkflow)
+	r.RegisterWorkflow(TenantDeletionWorkflow)
 	return r.ReplayWorkflowHistoryFromJSONFile(nil, file)
 }

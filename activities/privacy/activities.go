@@ -34,8 +34,12 @@ type Activities struct {
 	Cache     CachePurger   // nil: nothing cached
 	Temporal  privacy.Temporal
 	Events    events.Emitter
-	// Store runs the retention purges.
+	// Store runs the retention purges and a tenant's deletion.
 	Store *store.Store
+	// DataKeys destroys a deleted tenant's payload keys (nil: payloads are not encrypted).
+	DataKeys TenantKeys
+	// TenantCaches are the Redis stores a tenant's deletion empties of its keys.
+	TenantCaches []TenantCaches
 	// StopGrace is how long StopExecutions waits for canceled jobs before terminating
 	// them (0: a minute).
 	StopGrace time.Duration

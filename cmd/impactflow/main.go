@@ -27,6 +27,7 @@ commands:
   worker     the Temporal workers, against TEMPORAL_ADDRESS
   migrate    apply Postgres migrations and ClickHouse DDL (idempotent)
   temporal   the embedded Temporal server and UI alone
+  tenant     operate on tenants without HTTP: tenant delete <id>
   bench      drive a running 'impactflow dev': bench <scenario> [-c clients] [-d duration]
 
 Configuration is environment variables; see the README.`
@@ -58,6 +59,10 @@ func main() {
 		run = runMigrate
 	case "temporal":
 		run = runTemporal
+	case "tenant":
+		run = func(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+			return runTenant(ctx, cfg, log, os.Args[2:])
+		}
 	case "bench":
 		run = func(ctx context.Context, cfg config.Config, _ *slog.Logger) error {
 			return runBench(ctx, cfg, os.Args[2:])

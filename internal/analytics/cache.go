@@ -175,3 +175,30 @@ func (c *Cache) PurgeTenant(ctx context.Context, tenantID string) (int64, error)
 	}
 	return n, nil
 }
+
+// DeleteTenant deletes every key the analytics cache and budget keep for the tenant: its
+// cached answers, its generation counter and its query budgets. For a tenant's deletion,
+// where PurgeTenant would leave the generation behind. It returns how many keys it deleted.
+func (c *Cache) DeleteTenant(ctx context.Context, tenantID string) (int64, error) {
+	return deleteMatching(ctx, c.Redis, c.key("q", tenantID, "*"), c.key("gen", tenantID), c.key("budget", tenantID, "*"))
+}
+
+// deleteMatching deletes the keys matching each pattern (SCAN MATCH, so a large keyspace
+// is walked in steps rather than blocked) and returns how many it deleted.
+func deleteMatching(ctx context.Context, rdb redis.UniversalClient, patterns ...string) (int64, error) {
+	var n int64
+	for _, pattern := range patterns {
+		iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			deleted, err := rdb.Del(ctx, iter.Val()).Result()
+			if err != nil {
+				return n, fmt.Errorf("delete %s: %w", pattern, err)
+			}
+			n += deleted
+		}
+		if err := iter.Err(); err != nil {
+			return n, fmt.Errorf("scan %s: %w", pattern, err)
+		}
+	}
+	return n, nil
+}

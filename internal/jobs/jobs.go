@@ -28,11 +28,13 @@ const (
 	KindPrivacyErase Kind = "privacy_erase"
 	// KindRetention deletes what a tenant keeps past its retention periods.
 	KindRetention Kind = "retention"
+	// KindTenantDeletion deletes a tenant from every store and destroys its data keys.
+	KindTenantDeletion Kind = "tenant_deletion"
 )
 
 // Kinds lists every kind the jobs API accepts as a filter.
 var Kinds = []Kind{KindImport, KindReport, KindDelivery, KindNotification, KindClickHouseSync, KindDeliveryReplay, KindClassification,
-	KindPrivacyExport, KindPrivacyErase, KindRetention}
+	KindPrivacyExport, KindPrivacyErase, KindRetention, KindTenantDeletion}
 
 // Valid reports whether k is a known kind.
 func (k Kind) Valid() bool {

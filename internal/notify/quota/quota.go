@@ -151,3 +151,21 @@ func (q *Quota) Usage(ctx context.Context, w Window, limit int64) (Decision, err
 func decision(allowed bool, used, limit int64, resetAt time.Time) Decision {
 	return Decision{Allowed: allowed, Used: used, Limit: limit, Remaining: max(0, limit-used), ResetAt: resetAt}
 }
+
+// DeleteTenant deletes the tenant's counters and counted message keys of every channel and
+// day, for a tenant's deletion, and returns how many keys it deleted.
+func (q *Quota) DeleteTenant(ctx context.Context, tenantID string) (int64, error) {
+	var n int64
+	iter := q.Redis.Scan(ctx, 0, q.Prefix+"quota:{"+tenantID+":*", 1000).Iterator()
+	for iter.Next(ctx) {
+		deleted, err := q.Redis.Del(ctx, iter.Val()).Result()
+		if err != nil {
+			return n, fmt.Errorf("quota: delete %s: %w", iter.Val(), err)
+		}
+		n += deleted
+	}
+	if err := iter.Err(); err != nil {
+		return n, fmt.Errorf("quota: scan: %w", err)
+	}
+	return n, nil
+}
