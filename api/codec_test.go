@@ -3,6 +3,8 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -246,4 +248,24 @@ func walkPayloads(m protoreflect.Message, path string, visit func(string, *commo
 		}
 		return true
 	})
+}
+
+// TestCodecRoundTripsAPayloadOfTwoMegabytes encodes and decodes through the endpoint a
+// payload as large as Temporal admits (2 MB): the UI decodes histories that hold such
+// payloads, and a request of them is larger than MaxBodyBytes.
+func TestCodecRoundTripsAPayloadOfTwoMegabytes(t *testing.T) {
+	key := env.keys["acme/operator"]
+	data := bytes.Repeat([]byte("Invented evidence text of a large report. "), (2<<20)/42)
+	plain, _ := json.Marshal(map[string]any{"payloads": []map[string]any{{
+		"metadata": map[string]string{"encoding": base64.StdEncoding.EncodeToString([]byte("json/plain"))},
+		"data":     base64.StdEncoding.EncodeToString(data),
+	}}})
+	enc := call(t, http.MethodPost, "/codec/encode", key, "application/json", bytes.NewReader(plain), "X-Namespace", "default")
+	if enc.Status != http.StatusOK || strings.Contains(string(enc.Raw), base64.StdEncoding.EncodeToString(data[:300])) {
+		t.Fatalf("encode of %d bytes: %d %.200s", len(data), enc.Status, enc.Raw)
+	}
+	dec := call(t, http.MethodPost, "/codec/decode", key, "application/json", bytes.NewReader(enc.Raw), "X-Namespace", "default")
+	if dec.Status != http.StatusOK || decodedData(t, dec.Raw) != string(data) {
+		t.Fatalf("decode: %d %.200s", dec.Status, dec.Raw)
+	}
 }

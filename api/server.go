@@ -113,6 +113,11 @@ func New(d Deps) http.Handler {
 	return s.engine()
 }
 
+// codecMaxBodyBytes caps a remote codec request: the payloads of one history event, base64
+// in JSON, where Temporal admits payloads of up to 2 MB (limit.blobSize.error) and the UI
+// sends an event's payloads together.
+const codecMaxBodyBytes = 8 << 20
+
 // route is one row of the route table: the handler and what the OpenAPI document says of it.
 type route struct {
 	method  string
@@ -228,6 +233,9 @@ func (s *Server) engine() *gin.Engine {
 		limit := s.maxBodyBytes
 		if r.upload {
 			limit = s.maxImportBytes
+		}
+		if r.codec {
+			limit = max(limit, codecMaxBodyBytes)
 		}
 		chain := []gin.HandlerFunc{limitBody(limit)}
 		if r.codec {
