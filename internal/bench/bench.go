@@ -58,6 +58,7 @@ var scenarios = []scenario{
 	{"analytics-backfill", "backfill the key's tenant into ClickHouse: rows/s and peak RSS (run import-1m first for volume)", runAnalyticsBackfill},
 	{"analytics-lag", "sync lag while a writer adds 1,000 events/s and a sync starts every 5 s", runAnalyticsLag},
 	{"analytics-api", "analytics API p95 uncached and cached per endpoint, and the cache hit rate under a repeated mix (~6,600 queries of the daily budget)", runAnalyticsAPI},
+	{"privacy", "payload codec's share of a job start, 1 MB /codec/decode, a participant's erasure among 1,000,000 events (run import-1m first), retention over 1,000,000 expired events", runPrivacy},
 	{"report", "AI report jobs through the OpenAI sandbox: reports/s, 100 at once with 800 ms calls, start p99 at 100 clients", runReport},
 }
 

@@ -74,15 +74,22 @@ type engine struct {
 func dialEngine(ctx context.Context, o Options) (*engine, error) {
 	// Payloads are encrypted as the platform's are, so the numbers include the codec's
 	// cost; the workflows carry no data, so an ephemeral key of this process will do.
-	payloads := codec.NewDataConverter(codec.NewStaticKeys())
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort:           o.TemporalAddress,
-		Namespace:          o.Namespace,
-		DataConverter:      payloads,
-		ContextPropagators: payloads.ContextPropagators(),
+	return dialEngineWith(ctx, o, codec.NewDataConverter(codec.NewStaticKeys()))
+}
+
+// dialEngineWith is dialEngine with the given payload codec; nil means the SDK's default
+// converter, plaintext payloads.
+func dialEngineWith(ctx context.Context, o Options, payloads *codec.DataConverter) (*engine, error) {
+	opts := client.Options{
+		HostPort:  o.TemporalAddress,
+		Namespace: o.Namespace,
 		// The SDK logs every poll and retry at info level; keep the report readable.
 		Logger: sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))),
-	})
+	}
+	if payloads != nil {
+		opts.DataConverter, opts.ContextPropagators = payloads, payloads.ContextPropagators()
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s (is `impactflow dev` running?): %w", o.TemporalAddress, err)
 	}

@@ -384,6 +384,14 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		dynamicconfig.VisibilityProcessorMaxPollRPS.Key(): fast,
 		dynamicconfig.OutboundProcessorMaxPollRPS.Key():   fast,
 
+		// DeleteWorkflowExecution of a closed workflow waits until the transfer and the
+		// visibility queues' saved ack levels pass the workflow's close tasks, and those
+		// levels are saved every 30 s by default: an erasure or a tenant's deletion waited up
+		// to 35 s for histories long since closed. A one-second save costs one small write
+		// per queue a second.
+		dynamicconfig.TransferProcessorUpdateAckInterval.Key():   time.Second,
+		dynamicconfig.VisibilityProcessorUpdateAckInterval.Key(): time.Second,
+
 		// A history long poll (GetWorkflowExecutionHistory with WaitNewEvent, which is what
 		// client run.Get and workflow-result waits use) listens on a one-slot channel, and the
 		// server drops a notification when the slot is still full. When a workflow finishes
