@@ -3,45 +3,27 @@ package privacy
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/impactflow/impactflow/internal/privacy"
-	"github.com/impactflow/impactflow/migrations"
+	"github.com/impactflow/impactflow/internal/testdb"
 )
 
 // testPostgres migrates a database of the test's own, with one tenant and one participant.
 func testPostgres(t *testing.T) privacy.Postgres {
 	t.Helper()
 	ctx := context.Background()
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	name := fmt.Sprintf("impactflow_test_privacyact_%d_%s", os.Getpid(), strings.ToLower(t.Name()))
-	url := strings.Replace(base, "/postgres?", "/"+name+"?", 1)
-	if err := migrations.Postgres(ctx, url); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(ctx, url)
+	pool, err := pgxpool.New(ctx, testdb.New(t, "privacyact"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		pool.Close()
-		if conn, err := pgx.Connect(context.Background(), base); err == nil {
-			_, _ = conn.Exec(context.Background(), `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`)
-			conn.Close(context.Background())
-		}
-	})
+	t.Cleanup(pool.Close)
 	for _, sql := range []string{
 		`INSERT INTO tenants (id, name, industry, region, size_band) VALUES ('act-test', 'Act', 'tech', 'eu', 's')`,
 		`INSERT INTO participants (tenant_id, id, full_name, email) VALUES ('act-test', 'p-1', 'Ivar Ødegård', 'ivar@example.org')`,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/impactflow/impactflow/migrations"
+	"github.com/impactflow/impactflow/internal/testdb"
 )
 
 // The invented person every test erases, and one who must stay.
@@ -24,29 +23,11 @@ var (
 // testPool migrates a database of the test's own and drops it afterwards.
 func testPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	ctx := context.Background()
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	name := fmt.Sprintf("impactflow_test_privacy_%d_%s", os.Getpid(), strings.ToLower(strings.NewReplacer("/", "_").Replace(t.Name())))
-	url := strings.Replace(base, "/postgres?", "/"+name+"?", 1)
-	if err := migrations.Postgres(ctx, url); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(ctx, url)
+	pool, err := pgxpool.New(context.Background(), testdb.New(t, "privacy"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		pool.Close()
-		conn, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			return
-		}
-		defer conn.Close(context.Background())
-		_, _ = conn.Exec(context.Background(), `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`)
-	})
+	t.Cleanup(pool.Close)
 	return pool
 }
 

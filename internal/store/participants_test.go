@@ -3,17 +3,12 @@ package store_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/impactflow/impactflow/internal/ingest"
 	"github.com/impactflow/impactflow/internal/store"
-	"github.com/impactflow/impactflow/migrations"
 )
 
 // testStore migrates a database of the test's own, with tenants acme and globex and a
@@ -21,28 +16,7 @@ import (
 func testStore(t *testing.T) *store.Store {
 	t.Helper()
 	ctx := context.Background()
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	name := fmt.Sprintf("impactflow_test_store_%d_%s", os.Getpid(), strings.ToLower(t.Name()))
-	url := strings.Replace(base, "/postgres?", "/"+name+"?", 1)
-	if err := migrations.Postgres(ctx, url); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		st.Close()
-		conn, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			return
-		}
-		defer conn.Close(context.Background())
-		_, _ = conn.Exec(context.Background(), `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`)
-	})
+	st := openTestStore(t)
 	for _, id := range []string{"acme", "globex"} {
 		if err := st.UpsertTenant(ctx, store.Tenant{ID: id, Name: id, Industry: "x", Region: "eu", SizeBand: "s", Timezone: "UTC", DefaultLocale: "en"}); err != nil {
 			t.Fatal(err)

@@ -3,44 +3,22 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/impactflow/impactflow/internal/retention"
 	"github.com/impactflow/impactflow/internal/store"
-	"github.com/impactflow/impactflow/migrations"
+	"github.com/impactflow/impactflow/internal/testdb"
 )
 
-// openTestStore migrates a database of the test's own and drops it at the end.
+// openTestStore opens a migrated database of the test's own.
 func openTestStore(t *testing.T) *store.Store {
 	t.Helper()
-	ctx := context.Background()
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	name := fmt.Sprintf("impactflow_test_store_%d_%s", os.Getpid(), strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_")))
-	url := strings.Replace(base, "/postgres?", "/"+name+"?", 1)
-	if err := migrations.Postgres(ctx, url); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	st, err := store.Open(ctx, url)
+	st, err := store.Open(context.Background(), testdb.New(t, "store"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		st.Close()
-		conn, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			return
-		}
-		defer conn.Close(context.Background())
-		_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-	})
+	t.Cleanup(st.Close)
 	return st
 }
 

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 	sdktemporal "go.temporal.io/sdk/temporal"
@@ -22,7 +21,7 @@ import (
 
 	"github.com/impactflow/impactflow/internal/secrets"
 	"github.com/impactflow/impactflow/internal/store"
-	"github.com/impactflow/impactflow/migrations"
+	"github.com/impactflow/impactflow/internal/testdb"
 	"github.com/impactflow/impactflow/temporal"
 )
 
@@ -296,31 +295,14 @@ func TestKeyring(t *testing.T) {
 	}
 }
 
+// testStore opens a migrated database of the test's own.
 func testStore(t *testing.T) *store.Store {
 	t.Helper()
-	ctx := context.Background()
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	name := fmt.Sprintf("impactflow_test_codec_%d", os.Getpid())
-	url := strings.Replace(base, "/postgres?", "/"+name+"?", 1)
-	if err := migrations.Postgres(ctx, url); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, url)
+	st, err := store.Open(context.Background(), testdb.New(t, "codec"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		st.Close()
-		conn, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			return
-		}
-		defer conn.Close(context.Background())
-		_, _ = conn.Exec(context.Background(), `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`)
-	})
+	t.Cleanup(st.Close)
 	return st
 }
 
