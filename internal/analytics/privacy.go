@@ -97,18 +97,9 @@ func (e ParticipantErasure) Total() int64 {
 // TablesHolding counts, per table of the impactflow database, the rows whose text (every
 // column, cast to a string) holds s, ignoring case: how an erasure is checked.
 func (db *DB) TablesHolding(ctx context.Context, s string) (map[string]uint64, error) {
-	var tables []string
-	err := db.Query(ctx, `SELECT name FROM system.tables WHERE database = 'impactflow' AND engine NOT IN ('MaterializedView', 'View')`,
-		func(scan scanFunc) error {
-			var name string
-			if err := scan(&name); err != nil {
-				return err
-			}
-			tables = append(tables, name)
-			return nil
-		})
+	tables, err := db.dataTables(ctx, "")
 	if err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
+		return nil, err
 	}
 	out := map[string]uint64{}
 	for _, table := range tables {
@@ -123,4 +114,26 @@ func (db *DB) TablesHolding(ctx context.Context, s string) (map[string]uint64, e
 		}
 	}
 	return out, nil
+}
+
+// dataTables lists the tables of the impactflow database that hold rows (not views), those
+// with a column of that name when column is set, in name order.
+func (db *DB) dataTables(ctx context.Context, column string) ([]string, error) {
+	query := `SELECT name FROM system.tables WHERE database = 'impactflow' AND engine NOT IN ('MaterializedView', 'View')`
+	if column != "" {
+		query += ` AND name IN (SELECT table FROM system.columns WHERE database = 'impactflow' AND name = ` + quote(column) + `)`
+	}
+	var tables []string
+	err := db.Query(ctx, query+` ORDER BY name`, func(scan scanFunc) error {
+		var name string
+		if err := scan(&name); err != nil {
+			return err
+		}
+		tables = append(tables, name)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	return tables, nil
 }

@@ -12,22 +12,9 @@ import (
 // returns the rows deleted per table. The tenant's Postgres rows must be gone first: the
 // sync would copy them back otherwise.
 func (db *DB) DeleteTenant(ctx context.Context, tenantID string, waiting func()) (map[string]int64, error) {
-	var tables []string
-	err := db.Query(ctx, `
-		SELECT t.name FROM system.tables t
-		WHERE t.database = 'impactflow' AND t.engine NOT IN ('MaterializedView', 'View')
-		  AND t.name IN (SELECT table FROM system.columns WHERE database = 'impactflow' AND name = 'tenant_id')
-		ORDER BY t.name`,
-		func(scan scanFunc) error {
-			var name string
-			if err := scan(&name); err != nil {
-				return err
-			}
-			tables = append(tables, name)
-			return nil
-		})
+	tables, err := db.dataTables(ctx, "tenant_id")
 	if err != nil {
-		return nil, fmt.Errorf("list tenant tables: %w", err)
+		return nil, err
 	}
 	deleted := map[string]int64{}
 	where := " WHERE tenant_id = " + quote(tenantID)

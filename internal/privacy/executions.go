@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -272,17 +273,36 @@ func (t Temporal) Delete(ctx context.Context, tenantID string, executions []Exec
 		sort.Strings(quoted)
 		return fmt.Sprintf("%s = '%s' AND WorkflowId IN (%s)", temporal.SearchAttrTenantID.GetName(), tenantID, strings.Join(quoted, ", "))
 	}
-	deleted := map[string]bool{}
 	if len(ids) == 0 {
 		return []string{}, nil
 	}
+	deleted, err := t.deleteListed(ctx, query(), waiting)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(deleted))
+	for run := range deleted {
+		wid, _, _ := strings.Cut(run, "/")
+		if !slices.Contains(out, wid) {
+			out = append(out, wid)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// deleteListed deletes every run the visibility query lists (history and visibility) and
+// waits, calling waiting between looks, until the query lists none: the server deletes
+// asynchronously. It returns the runs deleted, as "workflowID/runID".
+func (t Temporal) deleteListed(ctx context.Context, query string, waiting func()) (map[string]bool, error) {
+	deleted := map[string]bool{}
 	for {
-		infos, err := t.list(ctx, query())
+		infos, err := t.list(ctx, query)
 		if err != nil {
-			return nil, err
+			return deleted, err
 		}
 		if len(infos) == 0 {
-			break
+			return deleted, nil
 		}
 		for _, info := range infos {
 			ex := info.GetExecution()
@@ -291,22 +311,19 @@ func (t Temporal) Delete(ctx context.Context, tenantID string, executions []Exec
 				WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: ex.GetWorkflowId(), RunId: ex.GetRunId()},
 			})
 			if err != nil && !isNotFound(err) {
-				return nil, fmt.Errorf("delete %s: %w", ex.GetWorkflowId(), err)
+				return deleted, fmt.Errorf("delete %s: %w", ex.GetWorkflowId(), err)
 			}
-			deleted[ex.GetWorkflowId()] = true
+			deleted[ex.GetWorkflowId()+"/"+ex.GetRunId()] = true
 		}
 		if waiting != nil {
 			waiting()
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return deleted, ctx.Err()
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	out := keys(deleted)
-	sort.Strings(out)
-	return out, nil
 }
 
 // ownedBy reports whether the search attributes name the tenant.

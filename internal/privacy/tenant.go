@@ -3,10 +3,7 @@ package privacy
 import (
 	"context"
 	"fmt"
-	"time"
 
-	commonpb "go.temporal.io/api/common/v1"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/impactflow/impactflow/temporal"
@@ -71,33 +68,6 @@ func (t Temporal) TerminateTenant(ctx context.Context, tenantID string) (int, er
 // and visibility) and waits, calling waiting between looks, until visibility lists none:
 // the server deletes asynchronously. It returns how many runs it deleted.
 func (t Temporal) DeleteTenantExecutions(ctx context.Context, tenantID string, waiting func()) (int, error) {
-	deleted := map[string]bool{}
-	for {
-		infos, err := t.list(ctx, tenantQuery(tenantID))
-		if err != nil {
-			return len(deleted), err
-		}
-		if len(infos) == 0 {
-			return len(deleted), nil
-		}
-		for _, info := range infos {
-			ex := info.GetExecution()
-			_, err := t.Client.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
-				Namespace:         t.Namespace,
-				WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: ex.GetWorkflowId(), RunId: ex.GetRunId()},
-			})
-			if err != nil && !isNotFound(err) {
-				return len(deleted), fmt.Errorf("delete %s: %w", ex.GetWorkflowId(), err)
-			}
-			deleted[ex.GetWorkflowId()+"/"+ex.GetRunId()] = true
-		}
-		if waiting != nil {
-			waiting()
-		}
-		select {
-		case <-ctx.Done():
-			return len(deleted), ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	deleted, err := t.deleteListed(ctx, tenantQuery(tenantID), waiting)
+	return len(deleted), err
 }
