@@ -256,7 +256,7 @@ func TestParticipantNamesReachTheRedactor(t *testing.T) {
 	op, admin := keys[store.RoleOperator], keys[store.RoleAdmin]
 	// p-7 has no record yet; the second snippet names nobody's record.
 	for i, s := range []struct{ id, participant, source, text string }{
-		{"s-1", "p-7", "interview", "Quorvin Blathersby says the weekly mentoring sessions helped him prepare for interviews."},
+		{"s-1", "p-7", "interview", "Quorvin Blathersby says the weekly mentoring sessions helped him prepare for interviews, as did Yzquel Brannoch."},
 		{"s-2", "", "case_note", "The cohort thanked Zephyrine Ollevant for running the evening sessions every week."},
 	} {
 		if _, err := env.store.Pool().Exec(ctx, `
@@ -301,9 +301,11 @@ func TestParticipantNamesReachTheRedactor(t *testing.T) {
 	// The first report fills the worker's redactor cache with the tenant's names as they
 	// are. A stronger built-in redactor may find these names already; this one does not.
 	first := report()
-	t.Logf("before the names were known, the prompt carried %v", leaked(first, "Quorvin", "Blathersby", "Zephyrine", "Ollevant"))
+	t.Logf("before the names were known, the prompt carried %v", leaked(first, "Quorvin", "Blathersby", "Zephyrine", "Ollevant", "Yzquel", "Brannoch"))
 
-	if r := postJSON(t, "/v1/participants", op, []map[string]any{{"id": "p-7", "full_name": "Quorvin Blathersby"}}); r.Status != http.StatusOK {
+	// p-9 has a record and no evidence of their own: another participant's evidence names them.
+	if r := postJSON(t, "/v1/participants", op, []map[string]any{{"id": "p-7", "full_name": "Quorvin Blathersby"},
+		{"id": "p-9", "full_name": "Yzquel Brannoch"}}); r.Status != http.StatusOK {
 		t.Fatalf("POST participant: %d %s", r.Status, r.Raw)
 	}
 	if r := putJSON(t, "/v1/privacy/names", admin, map[string]any{"names": []string{"Zephyrine Ollevant"}}); r.Status != http.StatusOK {
@@ -321,7 +323,7 @@ func TestParticipantNamesReachTheRedactor(t *testing.T) {
 	if !strings.Contains(strings.Join(second, "\n"), "mentors two newcomers") {
 		t.Fatalf("the imported snippet is not in the report's prompt")
 	}
-	if got := leaked(second, "Quorvin", "Blathersby", "Zephyrine", "Ollevant", "Thaddeus", "Wrenfield"); len(got) > 0 {
+	if got := leaked(second, "Quorvin", "Blathersby", "Zephyrine", "Ollevant", "Thaddeus", "Wrenfield", "Yzquel", "Brannoch"); len(got) > 0 {
 		t.Errorf("the report's prompt carried %v:\n%s", got, strings.Join(second, "\n---\n"))
 	}
 
@@ -338,7 +340,7 @@ func TestParticipantNamesReachTheRedactor(t *testing.T) {
 	if !strings.Contains(strings.Join(classify, "\n"), "mentors two newcomers") {
 		t.Fatalf("the sandbox did not record the classification prompt: %d new prompts", len(classify))
 	}
-	if got := leaked(classify, "Quorvin", "Blathersby", "Zephyrine", "Ollevant", "Thaddeus", "Wrenfield"); len(got) > 0 {
+	if got := leaked(classify, "Quorvin", "Blathersby", "Zephyrine", "Ollevant", "Thaddeus", "Wrenfield", "Yzquel", "Brannoch"); len(got) > 0 {
 		t.Errorf("the classification prompt carried %v:\n%s", got, strings.Join(classify, "\n---\n"))
 	}
 }

@@ -336,10 +336,13 @@ func (a *Activities) redactEvidenceWith(ctx context.Context, tenantID string, se
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("load evidence: %w", err)
 	}
-	names := append(append([]string{}, a.Names...), settings.RedactionNames...)
-	for _, t := range texts {
-		names = append(names, t.ParticipantName)
+	// Every participant record of the tenant, not only the snippets' own: evidence about
+	// one participant often names another (a friend, a mentor, a sibling).
+	names, err := a.Store.ParticipantNames(ctx, tenantID)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("load participant names: %w", err)
 	}
+	names = append(append(names, a.Names...), settings.RedactionNames...)
 	sess := a.redactors.ForOptions(redact.Options{Aggressive: a.Aggressive}, names...).NewSession()
 	h := sha256.New()
 	snippets := make([]llm.Snippet, 0, len(texts))

@@ -62,7 +62,7 @@ type ClassifyBatchResult struct {
 	SnippetIDs []string             `json:"snippet_ids"`
 }
 
-// ClassifyBatch loads the snippets, redacts them (names of their participants, the
+// ClassifyBatch loads the snippets, redacts them (the names of the tenant's participants, the
 // tenant's and the platform's names lists, and every other PII kind) and asks the
 // classifier for their labels. Only the answer returns to the workflow: the texts, plain
 // or redacted, stay here. Errors are mapped as for Write.

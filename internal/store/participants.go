@@ -143,3 +143,14 @@ func (n participantNames) write(ctx context.Context, tx pgx.Tx, tenantID string)
 		WHERE p.full_name IS DISTINCT FROM EXCLUDED.full_name`, tenantID, ids, names)
 	return err
 }
+
+// ParticipantNames returns the full names of every participant record of the tenant: the
+// redactor looks for all of them in free text, since evidence about one participant often
+// names another.
+func (s *Store) ParticipantNames(ctx context.Context, tenantID string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT full_name FROM participants WHERE tenant_id = $1 AND full_name <> ''`, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

@@ -76,28 +76,26 @@ func (s *Store) ReportEvidence(ctx context.Context, tenantID string, from, to ti
 	})
 }
 
-// EvidenceText is a snippet's text and the name of its participant, for the redactor.
+// EvidenceText is a snippet's text, for the redactor.
 type EvidenceText struct {
-	SnippetID       string
-	Source          string
-	Text            string
-	ParticipantName string
+	SnippetID string
+	Source    string
+	Text      string
 }
 
 // EvidenceTexts loads the snippets in the order of ids; missing ones are left out.
 func (s *Store) EvidenceTexts(ctx context.Context, tenantID string, ids []string) ([]EvidenceText, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT es.snippet_id, es.source, es.text, coalesce(pa.full_name, '')
+		SELECT es.snippet_id, es.source, es.text
 		FROM unnest($2::text[]) WITH ORDINALITY AS want(id, ord)
 		JOIN evidence_snippets es ON es.tenant_id = $1 AND es.snippet_id = want.id
-		LEFT JOIN participants pa ON pa.tenant_id = es.tenant_id AND pa.id = es.participant_id
 		ORDER BY want.ord`, tenantID, ids)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (EvidenceText, error) {
 		var e EvidenceText
-		err := r.Scan(&e.SnippetID, &e.Source, &e.Text, &e.ParticipantName)
+		err := r.Scan(&e.SnippetID, &e.Source, &e.Text)
 		return e, err
 	})
 }
