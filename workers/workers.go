@@ -63,7 +63,10 @@ type Deps struct {
 	// DataConverter is the clients' converter (the payload codec), with which the privacy
 	// jobs read the inputs of a tenant's workflows; nil: the SDK's default.
 	DataConverter converter.DataConverter
-	Namespace     string
+	// ScrubDeleted, when set, makes the runs the privacy jobs delete unreadable in the
+	// embedded server's files (devserver.Server.Scrub).
+	ScrubDeleted func(ctx context.Context) error
+	Namespace    string
 }
 
 // DeliveryDeps configures the delivery workers.
@@ -302,8 +305,9 @@ func privacyWorker(d Deps) worker.Worker {
 	}
 	acts := &privacyact.Activities{
 		Postgres: privacy.Postgres{Pool: d.Store.Pool()}, Analytics: d.Analytics,
-		Temporal: privacy.Temporal{Client: d.Client, Namespace: ns, DataConverter: d.DataConverter}, Events: events.Emitter{Client: d.Client},
-		Store: d.Store,
+		Temporal: privacy.Temporal{Client: d.Client, Namespace: ns, DataConverter: d.DataConverter, Scrub: d.ScrubDeleted},
+		Events:   events.Emitter{Client: d.Client},
+		Store:    d.Store,
 	}
 	// The analytics cache, when it can delete a tenant's answers (analytics.Cache can), is
 	// purged by an erasure; one that can only invalidate them leaves nothing to purge here.

@@ -36,20 +36,20 @@ func openSecretBox(cfg config.Config) (*secrets.Box, error) {
 }
 
 // devSecretKey is IMPACTFLOW_SECRET_KEY, else the key kept in DATA_DIR, else a new one
-// written there (dev mode only: production sets the variable).
-func devSecretKey(cfg config.Config) (config.Secret, error) {
+// written there (dev mode only: production sets the variable); created says it is new.
+func devSecretKey(cfg config.Config) (key config.Secret, created bool, err error) {
 	if cfg.SecretKey != "" {
-		return cfg.SecretKey, nil
+		return cfg.SecretKey, false, nil
 	}
 	path := filepath.Join(cfg.DataDir, "secret-key")
 	if b, err := os.ReadFile(path); err == nil {
-		return config.Secret(strings.TrimSpace(string(b))), nil
+		return config.Secret(strings.TrimSpace(string(b))), false, nil
 	}
-	key := secrets.NewKey()
-	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
+	fresh := secrets.NewKey()
+	if err := os.WriteFile(path, []byte(fresh+"\n"), 0o600); err != nil {
+		return "", false, fmt.Errorf("write %s: %w", path, err)
 	}
-	return config.Secret(key), nil
+	return config.Secret(fresh), true, nil
 }
 
 // deliveryDeps configures the delivery workers from the platform.

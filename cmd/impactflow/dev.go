@@ -49,7 +49,8 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 	}()
 
-	if cfg.SecretKey, err = devSecretKey(cfg); err != nil {
+	var newKeyRing bool
+	if cfg.SecretKey, newKeyRing, err = devSecretKey(cfg); err != nil {
 		return err
 	}
 	p, err := openPlatform(ctx, cfg, log)
@@ -57,6 +58,18 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer p.close()
+	if newKeyRing {
+		// A new DATA_DIR is a new Temporal store and a new key ring: payload data keys in
+		// Postgres that an earlier ring wrapped encrypted payloads that went with the old
+		// store, and this ring cannot open them. Each tenant gets a fresh key on first use.
+		n, err := p.store.RetireForeignDataKeys(ctx, p.box.KeyIDs())
+		if err != nil {
+			return fmt.Errorf("retire the data keys of an earlier DATA_DIR: %w", err)
+		}
+		if n > 0 {
+			log.Warn("new DATA_DIR: retired the payload data keys of the earlier key ring", "keys", n)
+		}
+	}
 	// This process owns the chDB engine: the worker and the API share it.
 	if err := p.openAnalytics(ctx, true); err != nil {
 		return err
@@ -74,6 +87,8 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err := p.useNotificationSandboxes(); err != nil {
 		return err
 	}
+	// The privacy jobs scrub the embedded server's files after they delete runs.
+	p.scrubDeleted = srv.Scrub
 	w, err := p.startWorkers()
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -96,7 +97,7 @@ func TestDevRestartKeepsHistory(t *testing.T) {
 	}
 
 	dev = startDev(t, bin, envv)
-	defer dev.interrupt(t)
+	defer func() { dev.interrupt(t) }()
 	dev.waitReady(t, api)
 	dev.waitFor(t, "is running")
 	if strings.Contains(dev.banner(t), key) {
@@ -110,6 +111,22 @@ func TestDevRestartKeepsHistory(t *testing.T) {
 		t.Errorf("history changed across restart:\n%s\n%s", historyBefore, historyAfter)
 	}
 	checkRestartNotification(t, api, key, notification, sendAt)
+
+	// `make clean` removes DATA_DIR and keeps the database. The new DATA_DIR brings a new
+	// key ring, which cannot open the payload data keys the old one wrapped: they are
+	// retired, and the new start runs jobs with fresh ones instead of failing.
+	dev.interrupt(t)
+	freshDir := t.TempDir()
+	dev = startDev(t, bin, append(slices.Clone(envv), "DATA_DIR="+freshDir))
+	dev.waitReady(t, api)
+	dev.waitFor(t, "retired the payload data keys")
+	freshKey, err := os.ReadFile(filepath.Join(freshDir, "dev-api-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := waitJob(t, api, strings.TrimSpace(string(freshKey)), postRestartImport(t, api, strings.TrimSpace(string(freshKey)))); j["status"] != "completed" {
+		t.Fatalf("import on a new DATA_DIR over the old database: %v", j)
+	}
 }
 
 // postRestartNotification schedules an email (to the dev outbox) 8 s from now.

@@ -52,6 +52,8 @@ type platform struct {
 	analyticsCache  *analytics.Cache
 	analyticsBudget *analytics.Budget
 	syncMetrics     *analyticsact.Metrics
+	// scrubDeleted is the embedded server's Scrub (dev); nil against a cluster.
+	scrubDeleted func(ctx context.Context) error
 }
 
 func openPlatform(ctx context.Context, cfg config.Config, log *slog.Logger) (*platform, error) {
@@ -109,7 +111,8 @@ func (p *platform) close() {
 }
 
 func (p *platform) startWorkers() (*workers.Workers, error) {
-	d := workers.Deps{Client: p.temporal, Store: p.store, Namespace: p.cfg.TemporalNamespace, DataConverter: p.payloads}
+	d := workers.Deps{Client: p.temporal, Store: p.store, Namespace: p.cfg.TemporalNamespace, DataConverter: p.payloads,
+		ScrubDeleted: p.scrubDeleted}
 	// Reports: the live LLM when a key is set, else the offline extractive writer.
 	d.Writer, d.Prices, d.Metrics, d.Logger = reportWriter(p.cfg), p.cfg.LLMPrices, p.metrics, p.log
 	d.AIBudgetMicros, d.RedactionNames, d.RedactionAggressive = p.cfg.AIBudgetDefaultMicros, p.cfg.RedactionNames, p.cfg.RedactionAggressive

@@ -61,6 +61,11 @@ func TestDevKeepsPersonalDataOutOfTemporal(t *testing.T) {
 	dev.waitDemo(t, api, key)
 	program := demoProgram(t)
 
+	// Her record links the notification to her address to her, for the erasure.
+	if status, b := request(t, http.MethodPost, api+"/v1/participants", key, "application/json", strings.NewReader(
+		`[{"id":"p-privacy","full_name":"Wilhelmina Okonkwo-Baptiste","email":"wilhelmina.ob@example.org","phone":"+44 7700 900461"}]`)); status != http.StatusOK {
+		t.Fatalf("POST participant: %d %s", status, b)
+	}
 	var ids []string
 	start := func(path, contentType, body string) {
 		t.Helper()
@@ -111,6 +116,7 @@ func TestDevKeepsPersonalDataOutOfTemporal(t *testing.T) {
 	// workflow list with its memos and search attributes.
 	uiPaths := []string{"/api/v1/namespaces/default/workflows?query=" + url.QueryEscape("TenantId = '"+demoTenantID+"'")}
 	var notificationHistory []byte
+	histories := map[string][]byte{}
 	for _, id := range ids {
 		uiPaths = append(uiPaths, "/api/v1/namespaces/default/workflows/"+url.PathEscape(id)+"/history?maximumPageSize=1000")
 	}
@@ -130,6 +136,11 @@ func TestDevKeepsPersonalDataOutOfTemporal(t *testing.T) {
 		}
 		if strings.Contains(p, ids[4]) {
 			notificationHistory = body.Bytes()
+		}
+		for _, id := range ids {
+			if strings.Contains(p, "/workflows/"+url.PathEscape(id)+"/") {
+				histories[id] = body.Bytes()
+			}
 		}
 	}
 	checkOperatorDecodes(t, api, ui, key, notificationHistory)
@@ -155,8 +166,86 @@ func TestDevKeepsPersonalDataOutOfTemporal(t *testing.T) {
 		}
 	}
 	scanFiles("while the server runs")
+
+	// Erasing her deletes the runs that carried her data: her imports, the report over her
+	// evidence and the notification to her. Their encrypted payloads, which her tenant's
+	// live key still opens, must then be in no file, the WAL included.
+	var pieces [][]byte
+	for _, id := range []string{ids[0], ids[1], ids[2], ids[4]} {
+		pieces = append(pieces, ciphertextPieces(t, histories[id])...)
+	}
+	if len(pieces) == 0 {
+		t.Fatal("no encrypted payload in the histories to look for")
+	}
+	inFiles := func() []string {
+		var found []string
+		for _, f := range files {
+			b, err := os.ReadFile(filepath.Join(dataDir, f))
+			if err != nil {
+				continue
+			}
+			for _, p := range pieces {
+				if bytes.Contains(b, p) {
+					found = append(found, f)
+					break
+				}
+			}
+		}
+		return found
+	}
+	if len(inFiles()) == 0 {
+		t.Fatal("before the erasure no file holds the runs' ciphertext: the search looks in the wrong place")
+	}
+	status, b := request(t, http.MethodPost, api+"/v1/privacy/participants/p-privacy/erase", key, "application/json",
+		strings.NewReader(`{"reason":"her request"}`))
+	var erase struct{ ID string }
+	if status != http.StatusAccepted || json.Unmarshal(b, &erase) != nil {
+		t.Fatalf("erase: %d %s", status, b)
+	}
+	if j := waitJob(t, api, key, erase.ID); j["status"] != "completed" {
+		t.Fatalf("erase job: %v", j)
+	}
+	if found := inFiles(); len(found) > 0 {
+		t.Errorf("after the erasure %s still hold the deleted runs' ciphertext", found)
+	}
 	dev.interrupt(t)
 	scanFiles("after the server stopped")
+	if found := inFiles(); len(found) > 0 {
+		t.Errorf("after the erasure and a stop %s still hold the deleted runs' ciphertext", found)
+	}
+}
+
+// ciphertextPieces returns, of each encrypted payload in a history as the UI's JSON API
+// shows it, 32 bytes past the nonce: enough to find that payload's bytes in a file.
+func ciphertextPieces(t *testing.T, history []byte) [][]byte {
+	t.Helper()
+	var doc any
+	if err := json.Unmarshal(history, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if d, ok := v["data"].(string); ok {
+				if _, hasMeta := v["metadata"]; hasMeta {
+					if raw, err := base64.StdEncoding.DecodeString(d); err == nil && len(raw) >= 64 {
+						out = append(out, raw[16:48])
+					}
+				}
+			}
+			for _, e := range v {
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(doc)
+	return out
 }
 
 // checkOperatorDecodes does what the UI does in an operator's browser: sign in at the API,

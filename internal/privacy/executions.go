@@ -102,6 +102,9 @@ type Temporal struct {
 	Namespace string
 	// DataConverter decodes workflow inputs (nil: the SDK's default).
 	DataConverter converter.DataConverter
+	// Scrub, when set, makes what the server deleted unreadable in its store's files
+	// (devserver.Server.Scrub); nil when Temporal's persistence is the operator's.
+	Scrub func(ctx context.Context) error
 }
 
 func (t Temporal) dc() converter.DataConverter {
@@ -293,7 +296,8 @@ func (t Temporal) Delete(ctx context.Context, tenantID string, executions []Exec
 
 // deleteListed deletes every run the visibility query lists (history and visibility) and
 // waits, calling waiting between looks, until the query lists none: the server deletes
-// asynchronously. It returns the runs deleted, as "workflowID/runID".
+// asynchronously. Then it scrubs the store when it can. It returns the runs deleted, as
+// "workflowID/runID".
 func (t Temporal) deleteListed(ctx context.Context, query string, waiting func()) (map[string]bool, error) {
 	deleted := map[string]bool{}
 	for {
@@ -302,7 +306,15 @@ func (t Temporal) deleteListed(ctx context.Context, query string, waiting func()
 			return deleted, err
 		}
 		if len(infos) == 0 {
-			return deleted, nil
+			if len(deleted) == 0 || t.Scrub == nil {
+				return deleted, nil
+			}
+			// The server drops a run's visibility record before its mutable state and
+			// history: scrub once each run is gone, not merely unlisted.
+			if err := t.waitGone(ctx, deleted, waiting); err != nil {
+				return deleted, err
+			}
+			return deleted, t.Scrub(ctx)
 		}
 		for _, info := range infos {
 			ex := info.GetExecution()
@@ -324,6 +336,31 @@ func (t Temporal) deleteListed(ctx context.Context, query string, waiting func()
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// waitGone waits until Temporal no longer describes any of the runs ("workflowID/runID").
+func (t Temporal) waitGone(ctx context.Context, runs map[string]bool, waiting func()) error {
+	for run := range runs {
+		wid, rid, _ := strings.Cut(run, "/")
+		for {
+			_, err := t.Client.DescribeWorkflowExecution(ctx, wid, rid)
+			if isNotFound(err) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("describe %s: %w", wid, err)
+			}
+			if waiting != nil {
+				waiting()
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 // ownedBy reports whether the search attributes name the tenant.

@@ -91,6 +91,15 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 // CurrentKeyID is the ID of the key new values are sealed with.
 func (b *Box) CurrentKeyID() string { return b.current }
 
+// KeyIDs returns the IDs of every key the Box holds, current and retired.
+func (b *Box) KeyIDs() []string {
+	ids := make([]string, 0, len(b.keys))
+	for id := range b.keys {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // Seal encrypts plaintext with the current key. ad (e.g. "tenant/partner") is bound to the
 // value: it opens only with the same ad, so a row copied to another tenant does not decrypt.
 func (b *Box) Seal(plaintext, ad []byte) Sealed {

@@ -39,6 +39,16 @@ func (s *Store) DataKey(ctx context.Context, keyID string) (DataKey, error) {
 		WHERE key_id = $1`, keyID))
 }
 
+// RetireForeignDataKeys destroys every data key that none of the given key-ring keys
+// wrapped, and returns how many: keys this process can never unwrap. Only dev, whose new
+// DATA_DIR brings a new key ring and a new, empty Temporal store, may call it.
+func (s *Store) RetireForeignDataKeys(ctx context.Context, ringKeyIDs []string) (int, error) {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE tenant_data_keys SET wrapped = NULL, wrapped_by = NULL, destroyed_at = now()
+		WHERE destroyed_at IS NULL AND NOT (wrapped_by = ANY ($1))`, ringKeyIDs)
+	return int(tag.RowsAffected()), err
+}
+
 // DestroyDataKeys erases the wrapped keys of the tenant, keeping the rows as the record of
 // when, and returns how many keys it destroyed (0 when they already were).
 func (s *Store) DestroyDataKeys(ctx context.Context, tenantID string) (int, error) {

@@ -78,6 +78,8 @@ type Server struct {
 	client       client.Client
 	frontendAddr string
 	logLevel     *slog.LevelVar
+	// files are the SQLite databases, for Scrub; none when ephemeral.
+	files []string
 
 	stopOnce sync.Once
 	stopErr  error
@@ -168,6 +170,12 @@ func start(ctx context.Context, opts Options, dc dynamicconfig.StaticClient) (*S
 		return nil, fmt.Errorf("create temporal server: %w", err)
 	}
 	s := &Server{server: srv, frontendAddr: frontendAddr, logLevel: logLevel}
+	if !opts.Ephemeral {
+		s.files = []string{sqlCfg.DatabaseName}
+		if visCfg != sqlCfg {
+			s.files = append(s.files, visCfg.DatabaseName)
+		}
+	}
 	if err := srv.Start(); err != nil {
 		// Some services may have started; stop them rather than leak them.
 		return nil, errors.Join(fmt.Errorf("start temporal server: %w", err), s.Stop())
@@ -285,6 +293,9 @@ func prepareDatabase(opts Options) (*config.SQL, error) {
 	// attribute into `_pragma=<key>=<value>`, and SQLite silently ignores unknown pragmas.
 	cfg.ConnectAttributes["journal_mode"] = "wal"
 	cfg.ConnectAttributes["synchronous"] = "normal"
+	// Deleted rows are overwritten with zeros, not left in free pages: an erased
+	// participant's or a deleted tenant's runs must not survive in the file (see Scrub).
+	cfg.ConnectAttributes["secure_delete"] = "on"
 
 	_, err := os.Stat(cfg.DatabaseName)
 	switch {
