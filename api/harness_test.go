@@ -145,6 +145,9 @@ func run(m *testing.M) int {
 		Prices: prices, Metrics: reg, Logger: log,
 		Deliveries: partnerEnv.deps, Notifications: notify,
 		Analytics: env.analytics, AnalyticsCache: env.cache, SyncMetrics: analyticsact.NewMetrics(reg.Prometheus())}
+	if env.keyring != nil { // nil when recording, with static keys
+		env.workerDeps.DataKeys = env.keyring
+	}
 	if env.workers, err = workers.Start(env.workerDeps); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -33,7 +33,6 @@ import (
 	"github.com/impactflow/impactflow/internal/secrets"
 	"github.com/impactflow/impactflow/internal/store"
 	"github.com/impactflow/impactflow/temporal"
-	"github.com/impactflow/impactflow/temporal/codec"
 	"github.com/impactflow/impactflow/workflows"
 )
 
@@ -63,6 +62,9 @@ type Deps struct {
 	// DataConverter is the clients' converter (the payload codec), with which the privacy
 	// jobs read the inputs of a tenant's workflows; nil: the SDK's default.
 	DataConverter converter.DataConverter
+	// DataKeys destroys a deleted tenant's payload data keys (codec.Keyring); nil when
+	// payloads are not encrypted.
+	DataKeys privacyact.TenantKeys
 	// ScrubDeleted, when set, makes the runs the privacy jobs delete unreadable in the
 	// embedded server's files (devserver.Server.Scrub).
 	ScrubDeleted func(ctx context.Context) error
@@ -307,20 +309,14 @@ func privacyWorker(d Deps) worker.Worker {
 		Postgres: privacy.Postgres{Pool: d.Store.Pool()}, Analytics: d.Analytics,
 		Temporal: privacy.Temporal{Client: d.Client, Namespace: ns, DataConverter: d.DataConverter, Scrub: d.ScrubDeleted},
 		Events:   events.Emitter{Client: d.Client},
-		Store:    d.Store,
+		Store:    d.Store, DataKeys: d.DataKeys,
 	}
 	// The analytics cache, when it can delete a tenant's answers (analytics.Cache can), is
 	// purged by an erasure; one that can only invalidate them leaves nothing to purge here.
 	if c, ok := d.AnalyticsCache.(privacyact.CachePurger); ok {
 		acts.Cache = c
 	}
-	// A tenant's deletion destroys its data keys when payloads are encrypted, and empties
-	// the Redis stores that keep keys per tenant.
-	if dc, ok := d.DataConverter.(*codec.DataConverter); ok {
-		if keys, ok := dc.Keys().(privacyact.TenantKeys); ok {
-			acts.DataKeys = keys
-		}
-	}
+	// A tenant's deletion empties the Redis stores that keep keys per tenant.
 	if c, ok := d.AnalyticsCache.(privacyact.TenantCaches); ok {
 		acts.TenantCaches = append(acts.TenantCaches, c)
 	}

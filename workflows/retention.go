@@ -40,8 +40,9 @@ type RetentionResult struct {
 
 // RetentionWorkflow deletes, for every tenant, what is past that tenant's retention as of
 // the run's start: one TenantRetentionWorkflow per tenant, each a job the tenant sees.
-// Its child job IDs come from the tenant and the run's instant, so a reset or a retried
-// run finds the children it had started instead of purging twice.
+// Its child job IDs come from the tenant and the run's instant, so a replay of the run
+// starts the same children. A reset to the first workflow task takes a new instant and
+// purges again, which finds what is newly past retention: the purges are idempotent.
 func RetentionWorkflow(ctx workflow.Context, in RetentionInput) (RetentionResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,

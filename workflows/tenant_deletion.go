@@ -96,6 +96,9 @@ func TenantDeletionWorkflow(ctx workflow.Context, in TenantDeletionInput) (Tenan
 	if err := workflow.ExecuteActivity(long, a.DeleteTenantAnalytics, t).Get(ctx, &again); err != nil {
 		return res, err
 	}
+	if res.ClickHouse == nil {
+		res.ClickHouse = map[string]int64{}
+	}
 	for table, n := range again {
 		res.ClickHouse[table] += n
 	}

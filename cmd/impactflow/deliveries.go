@@ -38,19 +38,30 @@ func openSecretBox(cfg config.Config) (*secrets.Box, error) {
 // devSecretKey is IMPACTFLOW_SECRET_KEY, else the key kept in DATA_DIR, else a new one
 // written there (dev mode only: production sets the variable); created says it is new.
 func devSecretKey(cfg config.Config) (key config.Secret, created bool, err error) {
-	if cfg.SecretKey != "" {
-		return cfg.SecretKey, false, nil
+	if kept, ok := keptSecretKey(cfg); ok {
+		return kept, false, nil
 	}
-	path := filepath.Join(cfg.DataDir, "secret-key")
-	if b, err := os.ReadFile(path); err == nil {
-		return config.Secret(strings.TrimSpace(string(b))), false, nil
-	}
+	path := devSecretKeyPath(cfg)
 	fresh := secrets.NewKey()
 	if err := os.WriteFile(path, []byte(fresh+"\n"), 0o600); err != nil {
 		return "", false, fmt.Errorf("write %s: %w", path, err)
 	}
 	return config.Secret(fresh), true, nil
 }
+
+// keptSecretKey is IMPACTFLOW_SECRET_KEY, else the key dev keeps in DATA_DIR; false when
+// there is neither.
+func keptSecretKey(cfg config.Config) (config.Secret, bool) {
+	if cfg.SecretKey != "" {
+		return cfg.SecretKey, true
+	}
+	if b, err := os.ReadFile(devSecretKeyPath(cfg)); err == nil {
+		return config.Secret(strings.TrimSpace(string(b))), true
+	}
+	return "", false
+}
+
+func devSecretKeyPath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "secret-key") }
 
 // deliveryDeps configures the delivery workers from the platform.
 func (p *platform) deliveryDeps() workers.DeliveryDeps {

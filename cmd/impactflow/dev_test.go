@@ -27,37 +27,16 @@ import (
 // with the demo data, an import job runs, Ctrl-C stops everything within 10 s, and a second
 // start finds the same job with the same run and history.
 func TestDevRestartKeepsHistory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "impactflow")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
-
-	dbName := fmt.Sprintf("impactflow_test_dev_%d", os.Getpid())
-	t.Cleanup(func() { dropDatabase(dbName) })
 	// A Redis database of the test's own: the demo tenant's quotas and caches in database 0
 	// belong to whoever ran `impactflow dev` (or a benchmark) on this machine today, and a
 	// used-up email quota there would defer the test's notification to tomorrow.
-	redisURL := "redis://127.0.0.1:6379/" + devTestRedisDB
-	flushRedis(t, redisURL)
-	t.Cleanup(func() { flushRedis(t, redisURL) })
-	dataDir := t.TempDir()
-	httpAddr, uiAddr, temporalAddr := freeAddr(t), freeAddr(t), freeAddr(t)
-	envv := append(os.Environ(),
-		"DATABASE_URL=postgres://postgres@127.0.0.1:5432/"+dbName+"?sslmode=disable",
-		"DATA_DIR="+dataDir, "HTTP_ADDR="+httpAddr, "TEMPORAL_UI_ADDR="+uiAddr, "TEMPORAL_ADDRESS="+temporalAddr,
-		"IMPACTFLOW_DEV_API_KEY=", "LOG_LEVEL=warn", "REDIS_URL="+redisURL,
-	)
-	api := "http://" + httpAddr
+	stack := newDevStack(t, "dev", devTestRedisDB)
+	bin, envv, dataDir, api := stack.bin, stack.env, stack.dataDir, stack.api
 
 	dev := startDev(t, bin, envv)
 	dev.waitReady(t, api)
 	dev.waitFor(t, "is running")
-	if !strings.Contains(dev.banner(t), "http://"+uiAddr) {
+	if !strings.Contains(dev.banner(t), stack.ui) {
 		t.Errorf("the banner lacks the Temporal UI URL:\n%s", dev.banner(t))
 	}
 	for _, provider := range []string{"LLM", "email", "SMS", "push", "ClickHouse", "partners"} {
@@ -73,7 +52,7 @@ func TestDevRestartKeepsHistory(t *testing.T) {
 	if !strings.Contains(dev.banner(t), key) {
 		t.Errorf("a freshly made dev key is not printed in the banner")
 	}
-	if resp, err := http.Get("http://" + uiAddr + "/"); err != nil || resp.StatusCode != http.StatusOK {
+	if resp, err := http.Get(stack.ui + "/"); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("Temporal UI: %v %v", resp, err)
 	}
 
@@ -155,6 +134,64 @@ func checkRestartNotification(t *testing.T, api, key, id string, sendAt time.Tim
 	outbox, _ := n["outbox"].([]any)
 	if n["status"] != "sent" || sentAt.Before(sendAt) || len(outbox) != 1 {
 		t.Fatalf("scheduled notification due %s: %v", sendAt, n)
+	}
+}
+
+// devStack is what a test needs to run `impactflow dev` on a database, a Redis database,
+// a data directory and ports of its own.
+type devStack struct {
+	bin, dataDir, api, ui string
+	env                   []string
+}
+
+// devBinary is the binary the package's tests run, built once per test process.
+var devBinary struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if devBinary.dir != "" {
+		_ = os.RemoveAll(devBinary.dir)
+	}
+	os.Exit(code)
+}
+
+// newDevStack builds the binary (once) and prepares a stack named name on Redis database
+// redisDB, emptied before and after; the database is dropped at the end.
+func newDevStack(t *testing.T, name, redisDB string) devStack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	devBinary.once.Do(func() {
+		if devBinary.dir, devBinary.err = os.MkdirTemp("", "impactflow-test-bin-"); devBinary.err != nil {
+			return
+		}
+		devBinary.bin = filepath.Join(devBinary.dir, "impactflow")
+		build := exec.Command("go", "build", "-o", devBinary.bin, ".")
+		build.Stderr = os.Stderr
+		devBinary.err = build.Run()
+	})
+	if devBinary.err != nil {
+		t.Fatalf("go build: %v", devBinary.err)
+	}
+	dbName := fmt.Sprintf("impactflow_test_%s_%d", name, os.Getpid())
+	t.Cleanup(func() { dropDatabase(dbName) })
+	redisURL := "redis://127.0.0.1:6379/" + redisDB
+	flushRedis(t, redisURL)
+	t.Cleanup(func() { flushRedis(t, redisURL) })
+	dataDir := t.TempDir()
+	httpAddr, uiAddr, temporalAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	return devStack{
+		bin: devBinary.bin, dataDir: dataDir, api: "http://" + httpAddr, ui: "http://" + uiAddr,
+		env: append(os.Environ(),
+			"DATABASE_URL=postgres://postgres@127.0.0.1:5432/"+dbName+"?sslmode=disable",
+			"DATA_DIR="+dataDir, "HTTP_ADDR="+httpAddr, "TEMPORAL_UI_ADDR="+uiAddr, "TEMPORAL_ADDRESS="+temporalAddr,
+			"IMPACTFLOW_DEV_API_KEY=", "IMPACTFLOW_SECRET_KEY=", "LOG_LEVEL=warn", "REDIS_URL="+redisURL,
+		),
 	}
 }
 

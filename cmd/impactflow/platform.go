@@ -40,6 +40,7 @@ type platform struct {
 
 	box         *secrets.Box                  // seals partner credentials and wraps payload data keys
 	payloads    *codec.DataConverter          // encrypts every Temporal payload
+	dataKeys    *codec.Keyring                // the tenants' data keys payloads uses
 	partnerURLs map[connectors.Partner]string // dev fills in sandboxes for the missing ones
 	// Notifications: providers and quotas, the API's webhook keys, in-process sandboxes
 	// (dev), and what to close at the end.
@@ -70,7 +71,8 @@ func openPlatform(ctx context.Context, cfg config.Config, log *slog.Logger) (*pl
 	if p.store, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
-	p.payloads = codec.NewDataConverter(codec.NewKeyring(p.store, p.box))
+	p.dataKeys = codec.NewKeyring(p.store, p.box)
+	p.payloads = codec.NewDataConverter(p.dataKeys)
 	ropts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		p.close()
@@ -112,7 +114,7 @@ func (p *platform) close() {
 
 func (p *platform) startWorkers() (*workers.Workers, error) {
 	d := workers.Deps{Client: p.temporal, Store: p.store, Namespace: p.cfg.TemporalNamespace, DataConverter: p.payloads,
-		ScrubDeleted: p.scrubDeleted}
+		DataKeys: p.dataKeys, ScrubDeleted: p.scrubDeleted}
 	// Reports: the live LLM when a key is set, else the offline extractive writer.
 	d.Writer, d.Prices, d.Metrics, d.Logger = reportWriter(p.cfg), p.cfg.LLMPrices, p.metrics, p.log
 	d.AIBudgetMicros, d.RedactionNames, d.RedactionAggressive = p.cfg.AIBudgetDefaultMicros, p.cfg.RedactionNames, p.cfg.RedactionAggressive

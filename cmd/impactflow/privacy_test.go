@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -28,29 +27,10 @@ var personalData = []string{"Wilhelmina", "Okonkwo-Baptiste", "wilhelmina.ob@exa
 // files (with their WAL) and the Temporal UI's JSON API. Payloads are encrypted, so none
 // of it may be there.
 func TestDevKeepsPersonalDataOutOfTemporal(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "impactflow")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
-	dbName := fmt.Sprintf("impactflow_test_privacy_%d", os.Getpid())
-	t.Cleanup(func() { dropDatabase(dbName) })
-	redisURL := "redis://127.0.0.1:6379/" + privacyTestRedisDB
-	flushRedis(t, redisURL)
-	t.Cleanup(func() { flushRedis(t, redisURL) })
-	dataDir := t.TempDir()
-	httpAddr, uiAddr, temporalAddr := freeAddr(t), freeAddr(t), freeAddr(t)
-	dev := startDev(t, bin, append(os.Environ(),
-		"DATABASE_URL=postgres://postgres@127.0.0.1:5432/"+dbName+"?sslmode=disable",
-		"DATA_DIR="+dataDir, "HTTP_ADDR="+httpAddr, "TEMPORAL_UI_ADDR="+uiAddr, "TEMPORAL_ADDRESS="+temporalAddr,
-		"IMPACTFLOW_DEV_API_KEY=", "IMPACTFLOW_SECRET_KEY=", "LOG_LEVEL=warn", "REDIS_URL="+redisURL,
-	))
+	stack := newDevStack(t, "privacy", privacyTestRedisDB)
+	dataDir, api, ui := stack.dataDir, stack.api, stack.ui
+	dev := startDev(t, stack.bin, stack.env)
 	defer dev.interrupt(t)
-	api, ui := "http://"+httpAddr, "http://"+uiAddr
 	dev.waitReady(t, api)
 	dev.waitFor(t, "is running")
 	keyBytes, err := os.ReadFile(filepath.Join(dataDir, "dev-api-key"))

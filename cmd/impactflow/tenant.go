@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"regexp"
-	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -49,11 +47,7 @@ func runTenant(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 	}
 	tenantID := fs.Arg(0)
 	// Against a dev stack, the key ring is the one dev keeps in DATA_DIR.
-	if cfg.SecretKey == "" {
-		if b, err := os.ReadFile(filepath.Join(cfg.DataDir, "secret-key")); err == nil {
-			cfg.SecretKey = config.Secret(strings.TrimSpace(string(b)))
-		}
-	}
+	cfg.SecretKey, _ = keptSecretKey(cfg)
 	p, err := openPlatform(ctx, cfg, log)
 	if err != nil {
 		return err

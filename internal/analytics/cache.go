@@ -161,19 +161,7 @@ func (c *Cache) PurgeTenant(ctx context.Context, tenantID string) (int64, error)
 	if err := c.InvalidateTenants(ctx, []string{tenantID}); err != nil {
 		return 0, fmt.Errorf("invalidate: %w", err)
 	}
-	var n int64
-	iter := c.Redis.Scan(ctx, 0, c.key("q", tenantID, "*"), 1000).Iterator()
-	for iter.Next(ctx) {
-		deleted, err := c.Redis.Del(ctx, iter.Val()).Result()
-		if err != nil {
-			return n, fmt.Errorf("delete cached answer: %w", err)
-		}
-		n += deleted
-	}
-	if err := iter.Err(); err != nil {
-		return n, fmt.Errorf("scan cached answers: %w", err)
-	}
-	return n, nil
+	return deleteMatching(ctx, c.Redis, c.key("q", tenantID, "*"))
 }
 
 // DeleteTenant deletes every key the analytics cache and budget keep for the tenant: its

@@ -44,18 +44,11 @@ func runDelivery(ctx context.Context, o Options, r *report) error {
 	if sandbox == "" {
 		return errors.New("no Benevity sandbox: run `impactflow dev` without BENEVITY_URL (it writes DATA_DIR/partner-sandboxes.json)")
 	}
-	if o.DatabaseURL == "" {
-		return errors.New("no DATABASE_URL")
-	}
 	api := newAPIClient(o)
 	defer api.close()
-	cfg, err := migrations.ConnConfig(o.DatabaseURL)
+	db, err := connectPostgres(ctx, o)
 	if err != nil {
 		return err
-	}
-	db, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("connect to postgres: %w", err)
 	}
 	defer db.Close(context.Background())
 	tenant, err := api.tenantID(ctx)
@@ -315,4 +308,21 @@ func (a *apiClient) tenantID(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("GET /v1/me: %s", resp.Status)
 	}
 	return me.Tenant.ID, nil
+}
+
+// connectPostgres connects to the dev process's Postgres, for scenarios that seed or read
+// rows directly.
+func connectPostgres(ctx context.Context, o Options) (*pgx.Conn, error) {
+	if o.DatabaseURL == "" {
+		return nil, errors.New("no DATABASE_URL")
+	}
+	cfg, err := migrations.ConnConfig(o.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	db, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	return db, nil
 }

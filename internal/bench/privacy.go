@@ -19,7 +19,6 @@ import (
 
 	"github.com/impactflow/impactflow/internal/demo"
 	"github.com/impactflow/impactflow/internal/jobs"
-	"github.com/impactflow/impactflow/migrations"
 	"github.com/impactflow/impactflow/temporal"
 )
 
@@ -48,18 +47,11 @@ const (
 // remote codec on a 1 MB payload, a participant's erasure among a million events, and a
 // retention run over a million expired events.
 func runPrivacy(ctx context.Context, o Options, r *report) error {
-	if o.DatabaseURL == "" {
-		return errors.New("no DATABASE_URL")
-	}
 	a := newAPIClient(o)
 	defer a.close()
-	cfg, err := migrations.ConnConfig(o.DatabaseURL)
+	db, err := connectPostgres(ctx, o)
 	if err != nil {
 		return err
-	}
-	db, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("connect to postgres: %w", err)
 	}
 	defer db.Close(context.Background())
 

@@ -543,14 +543,14 @@ var ErrBadPageToken = errors.New("bad page token")
 
 // List returns the tenant's jobs from Temporal visibility.
 func (s *Service) List(ctx context.Context, tenantID string, f Filter) (Page, error) {
-	q := []string{fmt.Sprintf("%s = %s", temporal.SearchAttrTenantID.GetName(), quote(tenantID))}
+	q := []string{fmt.Sprintf("%s = %s", temporal.SearchAttrTenantID.GetName(), QueryLiteral(tenantID))}
 	if f.Kind != "" {
-		q = append(q, fmt.Sprintf("%s = %s", temporal.SearchAttrJobKind.GetName(), quote(string(f.Kind))))
+		q = append(q, fmt.Sprintf("%s = %s", temporal.SearchAttrJobKind.GetName(), QueryLiteral(string(f.Kind))))
 	} else {
 		// Tenants also own workflows that are not jobs (their AI budget, event triggers).
 		kinds := make([]string, len(Kinds))
 		for i, k := range Kinds {
-			kinds[i] = quote(string(k))
+			kinds[i] = QueryLiteral(string(k))
 		}
 		q = append(q, fmt.Sprintf("%s IN (%s)", temporal.SearchAttrJobKind.GetName(), strings.Join(kinds, ", ")))
 	}
@@ -600,7 +600,7 @@ func executionStatusQuery(s Status) string {
 	return "ExecutionStatus = 'Running'"
 }
 
-// quote renders a visibility query string literal.
-func quote(s string) string {
+// QueryLiteral renders a string as a literal of a Temporal visibility query.
+func QueryLiteral(s string) string {
 	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
 }

@@ -111,7 +111,7 @@ type jobRun struct{ id, runID string }
 func (s *Service) runsSince(ctx context.Context, since time.Time) ([]jobRun, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	q := "StartTime >= " + quote(since.UTC().Format(time.RFC3339Nano))
+	q := "StartTime >= " + QueryLiteral(since.UTC().Format(time.RFC3339Nano))
 	var runs []jobRun
 	var token []byte
 	for {

@@ -118,8 +118,8 @@ func (t Temporal) dc() converter.DataConverter {
 // last]: they are reading or writing over the participant's evidence now, and are not in
 // report_lineage yet.
 func (t Temporal) RunningReports(ctx context.Context, tenantID string, first, last time.Time) ([]Execution, error) {
-	infos, err := t.list(ctx, fmt.Sprintf("%s = '%s' AND %s = '%s' AND ExecutionStatus = 'Running'",
-		temporal.SearchAttrTenantID.GetName(), tenantID, temporal.SearchAttrJobKind.GetName(), jobs.KindReport))
+	infos, err := t.list(ctx, fmt.Sprintf("%s = %s AND %s = %s AND ExecutionStatus = 'Running'",
+		temporal.SearchAttrTenantID.GetName(), jobs.QueryLiteral(tenantID), temporal.SearchAttrJobKind.GetName(), jobs.QueryLiteral(string(jobs.KindReport))))
 	if err != nil {
 		return nil, err
 	}
@@ -268,18 +268,16 @@ func (t Temporal) Delete(ctx context.Context, tenantID string, executions []Exec
 	for _, e := range executions {
 		ids[e.WorkflowID] = true
 	}
-	query := func() string {
-		quoted := make([]string, 0, len(ids))
-		for id := range ids {
-			quoted = append(quoted, "'"+strings.ReplaceAll(id, "'", "")+"'")
-		}
-		sort.Strings(quoted)
-		return fmt.Sprintf("%s = '%s' AND WorkflowId IN (%s)", temporal.SearchAttrTenantID.GetName(), tenantID, strings.Join(quoted, ", "))
-	}
 	if len(ids) == 0 {
 		return []string{}, nil
 	}
-	deleted, err := t.deleteListed(ctx, query(), waiting)
+	quoted := make([]string, 0, len(ids))
+	for id := range ids {
+		quoted = append(quoted, jobs.QueryLiteral(id))
+	}
+	sort.Strings(quoted)
+	query := fmt.Sprintf("%s = %s AND WorkflowId IN (%s)", temporal.SearchAttrTenantID.GetName(), jobs.QueryLiteral(tenantID), strings.Join(quoted, ", "))
+	deleted, err := t.deleteListed(ctx, query, waiting)
 	if err != nil {
 		return nil, err
 	}

@@ -6,12 +6,13 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/impactflow/impactflow/internal/jobs"
 	"github.com/impactflow/impactflow/temporal"
 )
 
 // tenantQuery selects every workflow of the tenant in visibility.
 func tenantQuery(tenantID string) string {
-	return fmt.Sprintf("%s = '%s'", temporal.SearchAttrTenantID.GetName(), tenantID)
+	return temporal.SearchAttrTenantID.GetName() + " = " + jobs.QueryLiteral(tenantID)
 }
 
 // DeleteTenantSchedules deletes every Temporal Schedule of the tenant (its recurring

@@ -83,14 +83,18 @@ func New(names ...string) *Redactor { return NewWithOptions(Options{}, names...)
 // NewWithOptions is New with options.
 func NewWithOptions(opts Options, names ...string) *Redactor {
 	r := &Redactor{opts: opts, lex: sharedLexicon(), full: map[string][][]string{}, known: map[string]bool{}}
+	seen := map[string]bool{}
 	for _, n := range names {
 		var words []string
 		for _, t := range tokenize(n) {
 			words = append(words, t.folded)
 		}
-		if len(words) == 0 || utf8.RuneCountInString(strings.Join(words, "")) < 3 {
+		joined := strings.Join(words, " ")
+		// The lists overlap (a participant is also on the names list): one entry each.
+		if len(words) == 0 || utf8.RuneCountInString(strings.Join(words, "")) < 3 || seen[joined] {
 			continue
 		}
+		seen[joined] = true
 		r.full[words[0]] = append(r.full[words[0]], words)
 		// A participant called by one part of their name alone is still that participant.
 		for _, w := range words {
@@ -174,13 +178,18 @@ func (r *Redactor) findCapitalised(toks []token, add func(Kind, int, int)) {
 	}
 }
 
-// resolve sorts matches and keeps, of overlapping ones, the one starting first, then the
-// longest, then the kind listed first in Kinds.
-func resolve(all []Match) []Match {
-	rank := map[Kind]int{}
+// kindRank is each kind's place in Kinds, which breaks ties between overlapping matches.
+var kindRank = func() map[Kind]int {
+	rank := make(map[Kind]int, len(Kinds))
 	for i, k := range Kinds {
 		rank[k] = i
 	}
+	return rank
+}()
+
+// resolve sorts matches and keeps, of overlapping ones, the one starting first, then the
+// longest, then the kind listed first in Kinds.
+func resolve(all []Match) []Match {
 	sort.SliceStable(all, func(i, j int) bool {
 		a, b := all[i], all[j]
 		if a.Start != b.Start {
@@ -189,7 +198,7 @@ func resolve(all []Match) []Match {
 		if a.End-a.Start != b.End-b.Start {
 			return a.End-a.Start > b.End-b.Start
 		}
-		return rank[a.Kind] < rank[b.Kind]
+		return kindRank[a.Kind] < kindRank[b.Kind]
 	})
 	out := all[:0]
 	end := -1

@@ -64,15 +64,6 @@ func (s *Store) RevokeTenantKeys(ctx context.Context, tenantID string) (int64, e
 	return tag.RowsAffected(), nil
 }
 
-// TenantScheduleIDs returns the IDs of the tenant's recurring notifications' Temporal Schedules.
-func (s *Store) TenantScheduleIDs(ctx context.Context, tenantID string) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id FROM notification_schedules WHERE tenant_id = $1 ORDER BY id`, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
 // DeleteTenant deletes the tenant's own row, once DeleteTenantRows has emptied every table
 // of its rows; ErrNotFound when there is no such tenant (a deletion run again).
 func (s *Store) DeleteTenant(ctx context.Context, tenantID string) error {
